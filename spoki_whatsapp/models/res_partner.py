@@ -1,0 +1,196 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..tools.phone import normalize_phone
+from .spoki_dynamic_field import BUILTIN_NAMES
+
+PHONE_REASONS = {
+    "empty": "No number",
+    "unparsable": "Not a phone number",
+    "no_region": "No country prefix and no country to guess it from",
+    "too_short": "Too short",
+    "too_long": "Too long",
+    "invalid": "Not a valid number",
+}
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    wa_phone = fields.Char(
+        "WhatsApp number",
+        compute="_compute_wa_phone",
+        store=True,
+        index=True,
+        readonly=False,
+        help="Mobile (or phone) normalised to E.164 (+393471234567); the region comes from the "
+        "contact's country, else the company's. Edit mobile/phone to change it.",
+    )
+    wa_phone_valid = fields.Boolean("Valid WhatsApp number", compute="_compute_wa_phone", store=True)
+    wa_phone_error = fields.Char("Number problem", compute="_compute_wa_phone", store=True)
+    wa_first_name = fields.Char("First name (WhatsApp)", help="%%NOME%%; derived from the name when empty.")
+    wa_last_name = fields.Char("Last name (WhatsApp)", help="%%COGNOME%%; derived from the name when empty.")
+    wa_opt_out = fields.Boolean(
+        "WhatsApp opt-out",
+        tracking=True,
+        copy=False,
+        help="The contact asked not to receive WhatsApp messages: nothing is ever sent to it.",
+    )
+    wa_opt_out_date = fields.Datetime("Opted out on", copy=False, readonly=True)
+    spoki_list_ids = fields.Many2many(
+        "spoki.list",
+        "spoki_list_res_partner_rel",
+        "partner_id",
+        "list_id",
+        string="WhatsApp lists",
+    )
+    spoki_value_ids = fields.One2many(
+        "spoki.dynamic.value", "partner_id", string="Dynamic fields",
+    )
+
+    @api.depends("mobile", "phone", "country_id", "company_id.country_id")
+    def _compute_wa_phone(self):
+        default_region = self.env.company.country_id.code
+        for partner in self:
+            raw = partner.mobile or partner.phone
+            region = partner.country_id.code or partner.company_id.country_id.code or default_region
+            result = normalize_phone(raw, region)
+            partner.wa_phone = result.e164 or False
+            partner.wa_phone_valid = result.valid
+            partner.wa_phone_error = (
+                False if result.valid or result.reason == "empty" else self.env._(PHONE_REASONS[result.reason])
+            )
+
+    # ------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------
+
+    def unlink(self):
+        # The WhatsApp contacts menu follows the guide: "Delete" archives, and
+        # deleted contacts stay visible under "Only deleted contacts".
+        if self.env.context.get("spoki_archive_on_delete"):
+            self.filtered("active").action_archive()
+            return True
+        return super().unlink()
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_spoki_open_chat(self):
+        """Go to chat: the contact's WhatsApp messages (the chat view of
+        the messaging engine overrides this)."""
+        self.ensure_one()
+        if not self.wa_phone:
+            raise UserError(self.env._("%(name)s has no WhatsApp number.", name=self.display_name))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("WhatsApp chat"),
+            "res_model": "res.partner",
+            "res_id": self.id,
+            "view_mode": "form",
+        }
+
+    def action_spoki_opt_in(self):
+        """The only way to lift an opt-out: an explicit action by a user."""
+        self.write({"wa_opt_out": False, "wa_opt_out_date": False})
+        for partner in self:
+            partner.message_post(body=self.env._("WhatsApp opt-out lifted by %(user)s.", user=self.env.user.name))
+        return True
+
+    def action_spoki_opt_out(self):
+        self.write({"wa_opt_out": True, "wa_opt_out_date": fields.Datetime.now()})
+        return True
+
+    def action_spoki_add_to_list(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Add to WhatsApp list"),
+            "res_model": "spoki.list.add.contacts",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_mode": "selection", "default_partner_ids": self.ids},
+        }
+
+    # ------------------------------------------------------------
+    # DYNAMIC FIELDS
+    # ------------------------------------------------------------
+
+    def _spoki_split_name(self):
+        """(first, last) for NOME/COGNOME: explicit fields first, else the name
+        split at the first space ("Maria Grazia Rossi" → "Maria", "Grazia Rossi"
+        would be wrong for double first names, so the *last* word is the last
+        name: "Maria Grazia", "Rossi"). Companies have no first/last name."""
+        self.ensure_one()
+        first, last = self.wa_first_name, self.wa_last_name
+        if first or last:
+            return first or "", last or ""
+        name = (self.name or "").strip()
+        if self.is_company or " " not in name:
+            return name, ""
+        head, _sep, tail = name.rpartition(" ")
+        return head, tail
+
+    def _spoki_builtin_values(self):
+        self.ensure_one()
+        first, last = self._spoki_split_name()
+        return {"NOME": first, "COGNOME": last, "TELEFONO": self.wa_phone or "", "EMAIL": self.email or ""}
+
+    def _spoki_get_values(self):
+        """{partner: {NAME: typed value}} with built-ins and ON fields, read in
+        one query for the whole recordset."""
+        result = {partner: partner._spoki_builtin_values() for partner in self}
+        if not self:
+            return result
+        values = self.env["spoki.dynamic.value"].search_read(
+            [("partner_id", "in", self.ids)],
+            ["partner_id", "field_id", "value_text", "value_date", "value_datetime"],
+            load=False,
+        )
+        fields_by_id = {f.id: f for f in self.env["spoki.dynamic.field"].browse({v["field_id"] for v in values})}
+        by_id = {p.id: p for p in self}
+        for row in values:
+            field = fields_by_id[row["field_id"]]
+            typed = row[f"value_{field.field_type}"]
+            result[by_id[row["partner_id"]]][field.name] = typed or ""
+        return result
+
+    def _spoki_set_values(self, values):
+        """Set ON dynamic field values by name: ``{'BIRTHDAY_DATE': '1990-05-01'}``.
+        Empty values remove the stored value; a badly typed value is a clear
+        ValidationError (nothing is written)."""
+        if not values:
+            return
+        unknown = set(values) - set(BUILTIN_NAMES)
+        fields_by_name = self.env["spoki.dynamic.field"]._get_by_names(unknown, on_contacts=True)
+        missing = unknown - set(fields_by_name)
+        if missing:
+            raise UserError(
+                self.env._(
+                    "Unknown dynamic fields (or not associated with contacts): %(names)s",
+                    names=", ".join(sorted(missing)),
+                )
+            )
+        Value = self.env["spoki.dynamic.value"]
+        parsed = {name: Value._vals_for(fields_by_name[name], raw) for name, raw in values.items() if name in fields_by_name}
+        existing = {
+            (v.partner_id.id, v.field_id.id): v
+            for v in Value.search([("partner_id", "in", self.ids), ("field_id", "in", [f.id for f in fields_by_name.values()])])
+        }
+        to_create = []
+        for partner in self:
+            for name, vals in parsed.items():
+                field = fields_by_name[name]
+                current = existing.get((partner.id, field.id))
+                empty = not any(vals.values())
+                if current and empty:
+                    current.unlink()
+                elif current:
+                    current.write(vals)
+                elif not empty:
+                    to_create.append(dict(vals, partner_id=partner.id, field_id=field.id))
+        Value.create(to_create)
+        builtin = {k: v for k, v in values.items() if k in BUILTIN_NAMES}
+        if builtin:
+            mapping = {"NOME": "wa_first_name", "COGNOME": "wa_last_name", "TELEFONO": "mobile", "EMAIL": "email"}
+            self.write({mapping[k]: v for k, v in builtin.items()})

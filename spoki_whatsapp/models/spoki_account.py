@@ -1,0 +1,220 @@
+import secrets
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..tools.providers import get_provider
+
+QUALITY = [("high", "High"), ("medium", "Medium"), ("low", "Low")]
+PHONE_STATUS = [("connected", "Connected"), ("flagged", "Flagged"), ("restricted", "Restricted")]
+
+# Fields holding secrets: readable only by WhatsApp managers (field ``groups``),
+# and read with sudo() only where the provider client is built.
+CREDENTIAL_FIELDS = (
+    "api_endpoint",
+    "spoki_api_key",
+    "meta_access_token",
+    "meta_phone_number_id",
+    "meta_waba_id",
+    "meta_app_secret",
+    "webhook_verify_token",
+)
+
+
+class SpokiAccount(models.Model):
+    _name = "spoki.account"
+    _description = "WhatsApp account"
+    _inherit = ["mail.thread"]
+    _order = "sequence, id"
+
+    # ------------------------------------------------------------
+    # FIELDS
+    # ------------------------------------------------------------
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    provider = fields.Selection(
+        [("sandbox", "Sandbox (embedded, no credentials)"), ("spoki", "Spoki API"), ("meta", "Meta Cloud API")],
+        required=True,
+        default="sandbox",
+        tracking=True,
+    )
+    phone = fields.Char("Business phone number", tracking=True)
+    portfolio = fields.Char(
+        "Business portfolio",
+        help="Meta business portfolio the number belongs to. Under Meta's 2025 rule the "
+        "messaging limit is shared by all numbers of a portfolio.",
+    )
+    # credentials (managers only)
+    api_endpoint = fields.Char(
+        "API endpoint", groups="spoki_whatsapp.group_spoki_manager",
+        help="Leave empty for the provider's public endpoint.",
+    )
+    spoki_api_key = fields.Char("Spoki API key", groups="spoki_whatsapp.group_spoki_manager", copy=False)
+    meta_access_token = fields.Char("Meta access token", groups="spoki_whatsapp.group_spoki_manager", copy=False)
+    meta_phone_number_id = fields.Char("Meta phone number ID", groups="spoki_whatsapp.group_spoki_manager")
+    meta_waba_id = fields.Char("WhatsApp Business account ID", groups="spoki_whatsapp.group_spoki_manager")
+    meta_app_secret = fields.Char(
+        "App secret", groups="spoki_whatsapp.group_spoki_manager", copy=False,
+        help="Used to check the X-Hub-Signature-256 of incoming webhooks.",
+    )
+    webhook_verify_token = fields.Char(
+        groups="spoki_whatsapp.group_spoki_manager", copy=False,
+        default=lambda self: secrets.token_urlsafe(24),
+    )
+    webhook_url = fields.Char(compute="_compute_webhook_url")
+    # sandbox behaviour (seconds)
+    sandbox_delivery_delay = fields.Integer(default=2)
+    sandbox_read_delay = fields.Integer(default=10)
+    sandbox_review_delay = fields.Integer(default=30)
+    sandbox_approve_delay = fields.Integer(default=120)
+
+    # status
+    quality = fields.Selection(QUALITY, "Quality rating", default="high", required=True, tracking=True)
+    phone_status = fields.Selection(PHONE_STATUS, default="connected", required=True, tracking=True)
+    tier_policy = fields.Selection(
+        [("guide", "Spoki guide"), ("meta", "Meta (October 2025)")],
+        default="guide",
+        required=True,
+        tracking=True,
+        help="Spoki guide: tiers of 1,000 / 10,000 / 100,000 / unlimited unique users per 24 h, "
+        "promotion at twice the limit in 7 days. Meta 2025: 250 / 2,000 / 10,000 / 100,000 / "
+        "unlimited per business portfolio, promotion at half the limit in 7 days.",
+    )
+    tier_level_id = fields.Many2one(
+        "spoki.tier.level",
+        "Messaging tier",
+        domain="[('policy', '=', tier_policy)]",
+        tracking=True,
+        ondelete="restrict",
+    )
+    provider_tier_limit = fields.Integer(
+        "Limit reported by the provider",
+        default=-1,
+        help="-1: the provider doesn't report it (the tier policy decides); 0: unlimited.",
+    )
+    tier_limit = fields.Integer(
+        "Unique users / 24 h", compute="_compute_tier_limit",
+        help="Limit enforced by the send queue; 0 means unlimited.",
+    )
+    credit_balance = fields.Float("Credit", digits=(16, 2), tracking=True)
+    currency_id = fields.Many2one(related="company_id.currency_id")
+
+    _sql_constraints = [
+        ("phone_company_uniq", "unique(phone, company_id)", "This business number already has a WhatsApp account."),
+    ]
+
+    # ------------------------------------------------------------
+    # COMPUTE / ONCHANGE
+    # ------------------------------------------------------------
+
+    def _compute_webhook_url(self):
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for account in self:
+            account.webhook_url = f"{base}/spoki/webhook/{account.id}" if account.id else False
+
+    @api.depends("tier_level_id.max_users", "provider_tier_limit")
+    def _compute_tier_limit(self):
+        for account in self:
+            if account.provider_tier_limit >= 0:
+                account.tier_limit = account.provider_tier_limit
+            else:
+                account.tier_limit = account.tier_level_id.max_users
+
+    @api.onchange("tier_policy")
+    def _onchange_tier_policy(self):
+        if self.tier_level_id.policy != self.tier_policy:
+            self.tier_level_id = self.env["spoki.tier.level"]._first_level(self.tier_policy)
+
+    # ------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if not vals.get("tier_level_id"):
+                policy = vals.get("tier_policy") or "guide"
+                vals["tier_level_id"] = self.env["spoki.tier.level"]._first_level(policy).id
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "tier_policy" in vals and "tier_level_id" not in vals:
+            # Switching policy keeps the closest step that isn't above the
+            # current limit (an unlimited account stays unlimited).
+            levels = self.env["spoki.tier.level"]
+            for account in self:
+                candidates = levels.search([("policy", "=", vals["tier_policy"])], order="sequence")
+                current = account.tier_level_id.max_users
+                target = candidates[:1]
+                for level in candidates:
+                    if not current or (level.max_users and level.max_users <= current):
+                        target = level
+                super(SpokiAccount, account).write(dict(vals, tier_level_id=target.id))
+            return True
+        return super().write(vals)
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_refresh_status(self):
+        """Read quality, phone status, limit and credit back from the provider."""
+        for account in self:
+            info = account._get_provider().get_account_info()
+            vals = {"quality": info.quality, "phone_status": info.phone_status}
+            if info.tier_limit is not None:
+                vals["provider_tier_limit"] = info.tier_limit
+            if info.credit is not None:
+                vals["credit_balance"] = info.credit
+            account.write(vals)
+        return True
+
+    def action_regenerate_verify_token(self):
+        for account in self.sudo():
+            account.webhook_verify_token = secrets.token_urlsafe(24)
+
+    # ------------------------------------------------------------
+    # PROVIDER
+    # ------------------------------------------------------------
+
+    def _provider_config(self):
+        self.ensure_one()
+        account = self.sudo()
+        config = {"account_id": account.id}
+        if account.provider == "sandbox":
+            config.update(
+                delivery_delay=account.sandbox_delivery_delay,
+                read_delay=account.sandbox_read_delay,
+                review_delay=account.sandbox_review_delay,
+                approve_delay=account.sandbox_approve_delay,
+                quality=account.quality,
+                phone_status=account.phone_status,
+                credit=account.credit_balance,
+            )
+        elif account.provider == "spoki":
+            config.update(api_key=account.spoki_api_key)
+        elif account.provider == "meta":
+            config.update(
+                access_token=account.meta_access_token,
+                phone_number_id=account.meta_phone_number_id,
+                waba_id=account.meta_waba_id,
+                app_secret=account.meta_app_secret,
+            )
+        if account.api_endpoint:
+            config["endpoint"] = account.api_endpoint
+        return config
+
+    def _get_provider(self, clock=None):
+        self.ensure_one()
+        try:
+            return get_provider(self.provider, self._provider_config(), clock=clock)
+        except ValueError as exc:
+            raise UserError(
+                self.env._("The WhatsApp provider “%(provider)s” is not available: %(error)s",
+                           provider=self.provider, error=exc)
+            ) from exc

@@ -1,0 +1,150 @@
+"""The provider interface every WhatsApp backend implements.
+
+Shapes follow the two real APIs the product targets so that both fit without
+changing callers:
+
+* Meta WhatsApp Cloud API (graph.facebook.com/<version>):
+  ``POST /<phone-number-id>/messages`` returns ``{"messages": [{"id": "wamid…"}]}``;
+  statuses (sent/delivered/read/failed) and inbound messages only arrive by
+  webhook (``entry[].changes[].value.statuses[] / .messages[]``);
+  ``POST /<waba-id>/message_templates`` returns ``{"id", "status", "category"}``;
+  ``GET /<phone-number-id>?fields=quality_rating,messaging_limit_tier,status``.
+* Spoki REST API (app.spoki.it/api/1/): contacts, templates and messages
+  resources authenticated by an API key header, webhooks for events.
+
+Callers only see the dataclasses below; errors are :class:`TemporaryError`
+(retry with backoff: HTTP 5xx, 429, timeouts) or :class:`PermanentError`
+(fail the message with a readable reason).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+# Message states shared by all providers, in the order they progress.
+STATE_ORDER = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
+FINAL_STATES = {"read", "failed"}
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class ProviderError(Exception):
+    """Base error of a provider call. ``code`` is machine readable
+    ('invalid_number', 'template_not_approved', 'rate_limited', 'http_500'…)."""
+
+    temporary = False
+
+    def __init__(self, message, code="error", http_status=None):
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+
+
+class TemporaryError(ProviderError):
+    """Worth retrying later (5xx, 429, timeout, connection reset)."""
+
+    temporary = True
+
+
+class PermanentError(ProviderError):
+    """Retrying won't help (invalid number, template not approved, opt-out…)."""
+
+
+@dataclass
+class SendResult:
+    message_id: str
+    status: str = "sent"
+
+
+@dataclass
+class StatusEvent:
+    message_id: str
+    status: str  # sent / delivered / read / failed
+    timestamp: datetime
+    error_code: str = ""
+    error_message: str = ""
+
+
+@dataclass
+class InboundMessage:
+    message_id: str
+    from_number: str  # E.164 with '+'
+    text: str
+    timestamp: datetime
+    profile_name: str = ""
+
+
+@dataclass
+class TemplateStatus:
+    external_id: str
+    status: str  # queued / in_review / approved / rejected
+    reason: str = ""
+
+
+@dataclass
+class AccountInfo:
+    quality: str = "high"  # high / medium / low
+    phone_status: str = "connected"  # connected / flagged / restricted
+    tier_limit: int | None = None  # unique users / 24 h; 0 = unlimited; None = unknown
+    credit: float | None = None
+
+
+@dataclass
+class TemplateSpec:
+    """What is submitted for approval: one entry per language."""
+
+    name: str
+    category: str
+    languages: dict = field(default_factory=dict)  # lang code → body (positional {{n}})
+    buttons: list = field(default_factory=list)  # [{'type', 'text', 'value'}]
+
+
+class WhatsAppProvider:
+    """Interface. ``config`` is a plain dict (endpoint, credentials…);
+    ``clock`` a zero-argument callable returning a naive UTC datetime."""
+
+    kind = None
+    #: True when the provider can be polled for message statuses (Spoki,
+    #: sandbox); Meta only pushes them by webhook.
+    supports_status_polling = False
+
+    def __init__(self, config, clock=None):
+        self.config = dict(config)
+        self.clock = clock or utcnow
+
+    # -- messages ---------------------------------------------------------
+    def send_template(self, to, template_name, language, params, idempotency_key):
+        """Send an approved template; ``params`` is the ordered list of
+        positional values. Returns :class:`SendResult`."""
+        raise NotImplementedError
+
+    def send_text(self, to, body, idempotency_key):
+        """Send free text (only valid inside a customer-service window)."""
+        raise NotImplementedError
+
+    def find_message(self, idempotency_key):
+        """Reconciliation after a crash: the provider message id of a send
+        made with ``idempotency_key``, or None if the provider never got it."""
+        return None
+
+    def get_statuses(self, message_ids):
+        """List of :class:`StatusEvent` for the given provider ids."""
+        return []
+
+    # -- templates --------------------------------------------------------
+    def submit_template(self, spec):
+        """Request approval; returns :class:`TemplateStatus` (usually queued)."""
+        raise NotImplementedError
+
+    def get_template_status(self, external_id):
+        raise NotImplementedError
+
+    # -- account ----------------------------------------------------------
+    def get_account_info(self):
+        return AccountInfo()
+
+    # -- webhooks ---------------------------------------------------------
+    def parse_webhook(self, payload):
+        """Return (status_events, inbound_messages, template_statuses)."""
+        return [], [], []

@@ -1,0 +1,183 @@
+"""Shared HTTP plumbing of the real providers (Meta Cloud API, Spoki).
+
+One :class:`JsonHttpClient` per provider instance: a ``requests`` session with
+the provider's auth headers, a timeout on every call, JSON in and out, and one
+place that turns transport failures and HTTP error statuses into the two error
+classes callers understand:
+
+* :class:`~.base.TemporaryError` — timeouts (``timeout``), connection
+  failures (``connection``), HTTP 429 (``rate_limited``), HTTP 5xx
+  (``http_5xx``), a 2xx whose body is not JSON (``bad_response``: the call may
+  have gone through, so the caller must reconcile rather than fail);
+* :class:`~.base.PermanentError` — everything else (401/403 ``auth``, 404
+  ``not_found``, other 4xx ``http_4xx`` with the provider's message, a
+  malformed endpoint URL ``config``).
+
+Providers with richer error bodies (Meta's ``{"error": {"code": …}}``) pass
+their own ``raise_for_response`` that refines the mapping and falls back to
+:func:`raise_for_response` here. No Odoo import.
+"""
+
+import json as jsonlib
+
+import requests
+
+from .base import PermanentError, TemporaryError
+
+USER_AGENT = "odoo-spoki-whatsapp/18.0"
+DEFAULT_TIMEOUT = 10.0
+
+
+def decode_json(response):
+    """The decoded JSON body, or None when empty / not JSON."""
+    content = response.content
+    if not content:
+        return None
+    try:
+        return jsonlib.loads(content)
+    except ValueError:
+        return None
+
+
+def error_detail(body, response=None, limit=300):
+    """A short human readable message out of an error body."""
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error_description", "title", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:limit]
+            if isinstance(value, dict):
+                nested = error_detail(value, limit=limit)
+                if nested:
+                    return nested
+        # DRF style field errors: {"phone": ["Enter a valid phone number."]}
+        parts = []
+        for key, value in body.items():
+            if (
+                isinstance(value, list)
+                and value
+                and all(isinstance(v, str) for v in value)
+            ):
+                parts.append(f"{key}: {' '.join(value)}")
+            elif isinstance(value, str) and key not in ("code", "status"):
+                parts.append(f"{key}: {value}")
+        if parts:
+            return "; ".join(parts)[:limit]
+    if isinstance(body, list) and body and all(isinstance(v, str) for v in body):
+        return " ".join(body)[:limit]
+    if response is not None:
+        text = (response.text or "").strip()
+        if text:
+            return text[:limit]
+        return f"HTTP {response.status_code} {response.reason or ''}".strip()
+    return ""
+
+
+def raise_for_response(response, body=None):
+    """Generic status → error mapping. Returns the decoded body on 2xx."""
+    status = response.status_code
+    if body is None:
+        body = decode_json(response)
+    if 200 <= status < 300:
+        if response.content and body is None:
+            raise TemporaryError(
+                "The provider answered with a body that is not JSON",
+                code="bad_response",
+                http_status=status,
+            )
+        return body if body is not None else {}
+    message = error_detail(body, response) or f"HTTP {status}"
+    if status == 429:
+        raise TemporaryError(
+            f"Rate limited: {message}", code="rate_limited", http_status=status
+        )
+    if status >= 500:
+        raise TemporaryError(
+            f"Provider error {status}: {message}", code="http_5xx", http_status=status
+        )
+    if status in (401, 403):
+        raise PermanentError(
+            f"Authentication failed: {message}", code="auth", http_status=status
+        )
+    if status == 404:
+        raise PermanentError(
+            f"Not found: {message}", code="not_found", http_status=status
+        )
+    raise PermanentError(message, code="http_4xx", http_status=status)
+
+
+class JsonHttpClient:
+    """Small JSON-over-HTTP client bound to one base URL.
+
+    ``raise_for_response(response, body)`` maps a response to its decoded
+    body or raises; it defaults to the generic :func:`raise_for_response`.
+    """
+
+    def __init__(
+        self,
+        base_url,
+        headers=None,
+        timeout=DEFAULT_TIMEOUT,
+        raise_for_response=None,
+        session=None,
+    ):
+        self.base_url = (base_url or "").rstrip("/")
+        self.timeout = float(timeout or DEFAULT_TIMEOUT)
+        self.session = session or requests.Session()
+        self.session.headers.update(
+            {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        )
+        if headers:
+            self.session.headers.update(
+                {k: v for k, v in headers.items() if v is not None}
+            )
+        self._raise_for_response = raise_for_response or globals()["raise_for_response"]
+
+    def url(self, path):
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method, path, json=None, params=None, headers=None):
+        """Perform the call; returns the decoded JSON body (``{}`` if empty)."""
+        try:
+            response = self.session.request(
+                method,
+                self.url(path),
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except requests.Timeout as exc:
+            raise TemporaryError(
+                f"No answer from the provider within {self.timeout:g}s ({exc.__class__.__name__})",
+                code="timeout",
+            ) from exc
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ) as exc:
+            raise PermanentError(
+                f"Invalid provider endpoint: {exc}", code="config"
+            ) from exc
+        except requests.ConnectionError as exc:
+            raise TemporaryError(
+                f"Cannot reach the provider: {exc.__class__.__name__}",
+                code="connection",
+            ) from exc
+        except requests.RequestException as exc:
+            raise TemporaryError(f"HTTP error: {exc}", code="connection") from exc
+        return self._raise_for_response(response, decode_json(response))
+
+    def get(self, path, params=None, headers=None):
+        return self.request("GET", path, params=params, headers=headers)
+
+    def post(self, path, json=None, headers=None):
+        return self.request(
+            "POST", path, json=json if json is not None else {}, headers=headers
+        )
+
+    def close(self):
+        self.session.close()
