@@ -55,13 +55,20 @@ class SpokiDynamicField(models.Model):
     active = fields.Boolean(default=True)
     value_count = fields.Integer("Contacts with a value", compute="_compute_value_count")
 
-    _sql_constraints = [
-        ("name_company_uniq", "unique(name, company_id)", "A dynamic field with this name already exists."),
-    ]
-
-    @api.constrains("name")
+    @api.constrains("name", "company_id")
     def _check_name(self):
         for field in self:
+            duplicate = self.with_context(active_test=False).search_count(
+                [
+                    ("id", "!=", field.id),
+                    ("name", "=", field.name),
+                    ("company_id", "in", [False, field.company_id.id] if field.company_id else [False] + self.env["res.company"].sudo().search([]).ids),
+                ]
+            )
+            if duplicate:
+                raise ValidationError(
+                    self.env._("A dynamic field named %(name)s already exists.", name=field.name)
+                )
             if not NAME_RE.match(field.name or ""):
                 raise ValidationError(
                     self.env._(

@@ -26,6 +26,8 @@ class SpokiList(models.Model):
     def _compute_contact_count(self):
         counts = {}
         if self.ids:
+            self.env["res.partner"].flush_model(["active", "wa_phone_valid"])
+            self.flush_model(["partner_ids"])
             self.env.cr.execute(
                 SQL(
                     """SELECT rel.list_id, COUNT(*), COUNT(*) FILTER (WHERE p.wa_phone_valid)

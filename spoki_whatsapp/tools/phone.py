@@ -31,7 +31,7 @@ class PhoneResult(tuple):
 
 
 def _prepare(raw):
-    if raw is None:
+    if raw is None or raw is False:  # Odoo's empty value is False
         return ""
     if isinstance(raw, float):
         # Spreadsheet cells: 393471234567.0 → '393471234567'
@@ -56,7 +56,7 @@ def normalize_phone(raw, region=None):
     alpha-2, e.g. 'IT') for numbers written without the country prefix."""
     prepared = _prepare(raw)
     if not prepared:
-        has_text = raw is not None and str(raw).strip()
+        has_text = raw not in (None, False) and str(raw).strip()
         return PhoneResult(None, False, "unparsable" if has_text else "empty")
     region = (region or "").upper() or None
     try:

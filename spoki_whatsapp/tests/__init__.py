@@ -1,0 +1,5 @@
+from . import test_partner
+from . import test_list
+from . import test_dynamic_field
+from . import test_account
+from . import test_security

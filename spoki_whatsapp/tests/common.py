@@ -1,0 +1,81 @@
+import sys
+from pathlib import Path
+
+from odoo.addons.mail.tests.common import mail_new_test_user
+from odoo.tests import TransactionCase
+
+# The repository's top-level tests/ folder holds the fake Spoki/Meta HTTP
+# server shared by pytest and these Odoo tests.
+_REPO_TESTS = Path(__file__).resolve().parents[2] / "tests"
+if _REPO_TESTS.is_dir() and str(_REPO_TESTS) not in sys.path:
+    sys.path.append(str(_REPO_TESTS))
+
+
+class SpokiCommon(TransactionCase):
+    """Two companies, a WhatsApp manager and an agent per company, a sandbox
+    account per company, a few contacts."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_notrack=True))
+        cls.company_a = cls.env.company
+        cls.company_a.country_id = cls.env.ref("base.it")
+        cls.company_b = cls.env["res.company"].create(
+            {"name": "Company B", "country_id": cls.env.ref("base.es").id}
+        )
+        cls.manager = mail_new_test_user(
+            cls.env,
+            login="spoki_manager",
+            name="WhatsApp Manager",
+            groups="base.group_user,spoki_whatsapp.group_spoki_manager",
+            company_id=cls.company_a.id,
+            company_ids=[(6, 0, cls.company_a.ids)],
+        )
+        cls.agent = mail_new_test_user(
+            cls.env,
+            login="spoki_agent",
+            name="WhatsApp Agent",
+            groups="base.group_user,spoki_whatsapp.group_spoki_user",
+            company_id=cls.company_a.id,
+            company_ids=[(6, 0, cls.company_a.ids)],
+        )
+        cls.agent_b = mail_new_test_user(
+            cls.env,
+            login="spoki_agent_b",
+            name="WhatsApp Agent B",
+            groups="base.group_user,spoki_whatsapp.group_spoki_user",
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, cls.company_b.ids)],
+        )
+        cls.account = cls.env["spoki.account"].create(
+            {
+                "name": "Test sandbox",
+                "phone": "+390200000001",
+                "provider": "sandbox",
+                "company_id": cls.company_a.id,
+                "sandbox_delivery_delay": 2,
+                "sandbox_read_delay": 10,
+                "sandbox_review_delay": 30,
+                "sandbox_approve_delay": 120,
+            }
+        )
+        cls.account_b = cls.env["spoki.account"].create(
+            {"name": "Sandbox B", "phone": "+34910000001", "provider": "sandbox", "company_id": cls.company_b.id}
+        )
+        Partner = cls.env["res.partner"]
+        cls.partner_it = Partner.create(
+            {"name": "Mario Rossi", "mobile": "347 123 4567", "country_id": cls.env.ref("base.it").id}
+        )
+        cls.partner_es = Partner.create({"name": "Lucía García", "mobile": "+34 612 345 678"})
+        cls.partner_bad = Partner.create({"name": "Bad Number", "mobile": "12"})
+
+    @classmethod
+    def _create_partners(cls, count, prefix="+39347", start=0, **extra):
+        """``count`` contacts with distinct valid numbers, created in one batch."""
+        return cls.env["res.partner"].create(
+            [
+                dict({"name": f"Contact {i}", "mobile": f"{prefix}{i:07d}"}, **extra)
+                for i in range(start, start + count)
+            ]
+        )
