@@ -12,7 +12,7 @@ class TestSpokiDynamicField(SpokiCommon):
     def setUpClass(cls):
         super().setUpClass()
         Field = cls.env["spoki.dynamic.field"]
-        cls.f_birthday = Field.create({"name": "birthday_date", "field_type": "date"})
+        cls.f_birthday = Field.create({"name": "test_birthday", "field_type": "date"})
         cls.f_appointment = Field.create({"name": "APPOINTMENT_AT", "field_type": "datetime"})
         cls.f_code = Field.create({"name": "PROMO_CODE", "field_type": "text"})
         cls.f_link = Field.create({"name": "CAMPAIGN_LINK", "field_type": "text", "on_contacts": False})
@@ -28,7 +28,7 @@ class TestSpokiDynamicField(SpokiCommon):
             self.env["spoki.dynamic.field"].create({"name": "NOME"})
 
     def test_name_rules(self):
-        self.assertEqual(self.f_birthday.name, "BIRTHDAY_DATE")
+        self.assertEqual(self.f_birthday.name, "TEST_BIRTHDAY")
         for bad in ("BIRTHDAY DATE", "1ST_NAME", "DATA-NASCITA", "È_NOME"):
             with self.assertRaisesRegex(ValidationError, "not valid"), self.cr.savepoint():
                 self.env["spoki.dynamic.field"].create({"name": bad})
@@ -40,10 +40,10 @@ class TestSpokiDynamicField(SpokiCommon):
     def test_typed_values(self):
         partner = self.partner_it
         partner._spoki_set_values(
-            {"BIRTHDAY_DATE": "14/06/1985", "APPOINTMENT_AT": "2026-12-01 15:30", "PROMO_CODE": "XMAS", "NOME": "Mariolino"}
+            {"TEST_BIRTHDAY": "14/06/1985", "APPOINTMENT_AT": "2026-12-01 15:30", "PROMO_CODE": "XMAS", "NOME": "Mariolino"}
         )
         values = partner._spoki_get_values()[partner]
-        self.assertEqual(values["BIRTHDAY_DATE"], date(1985, 6, 14))
+        self.assertEqual(values["TEST_BIRTHDAY"], date(1985, 6, 14))
         self.assertEqual(values["APPOINTMENT_AT"], datetime(2026, 12, 1, 15, 30))
         self.assertEqual(values["PROMO_CODE"], "XMAS")
         self.assertEqual(values["NOME"], "Mariolino")
@@ -52,8 +52,8 @@ class TestSpokiDynamicField(SpokiCommon):
         self.assertNotIn("PROMO_CODE", partner._spoki_get_values()[partner])
 
     def test_bad_date_is_clear_error(self):
-        with self.assertRaisesRegex(ValidationError, "BIRTHDAY_DATE expects a date"):
-            self.partner_it._spoki_set_values({"BIRTHDAY_DATE": "31/02/2020"})
+        with self.assertRaisesRegex(ValidationError, "TEST_BIRTHDAY expects a date"):
+            self.partner_it._spoki_set_values({"TEST_BIRTHDAY": "31/02/2020"})
         with self.assertRaisesRegex(ValidationError, "APPOINTMENT_AT expects a date and time"):
             self.partner_it._spoki_set_values({"APPOINTMENT_AT": "tomorrow"})
         self.assertFalse(self.env["spoki.dynamic.value"].search([("partner_id", "=", self.partner_it.id)]))
@@ -73,8 +73,8 @@ class TestSpokiDynamicField(SpokiCommon):
             )
 
     def test_searchable_and_type_locked(self):
-        self.partner_it._spoki_set_values({"BIRTHDAY_DATE": "1985-06-14"})
-        self.partner_es._spoki_set_values({"BIRTHDAY_DATE": "1990-01-01"})
+        self.partner_it._spoki_set_values({"TEST_BIRTHDAY": "1985-06-14"})
+        self.partner_es._spoki_set_values({"TEST_BIRTHDAY": "1990-01-01"})
         found = self.env["res.partner"].search(
             [("spoki_value_ids.field_id", "=", self.f_birthday.id), ("spoki_value_ids.value_date", "<", "1986-01-01")]
         )
@@ -90,4 +90,4 @@ class TestSpokiDynamicField(SpokiCommon):
 
     def test_known_names(self):
         names = self.env["spoki.dynamic.field"]._known_names()
-        self.assertTrue({"NOME", "COGNOME", "TELEFONO", "EMAIL", "BIRTHDAY_DATE", "CAMPAIGN_LINK"} <= names)
+        self.assertTrue({"NOME", "COGNOME", "TELEFONO", "EMAIL", "TEST_BIRTHDAY", "CAMPAIGN_LINK"} <= names)
