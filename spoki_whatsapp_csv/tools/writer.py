@@ -1,0 +1,99 @@
+"""CSV files we hand to users: the clean file (the platform's import format),
+the errors file and the contact export.
+
+All are UTF-8 with a BOM (Excel then shows accents right; our reader and
+every CSV library skip it), comma-separated, CRLF line ends (RFC 4180).
+
+Spreadsheet formula injection: a value starting with ``= + - @``, a tab or a
+carriage return is written with a leading ``'`` so that Excel/LibreOffice
+show it as text instead of evaluating it (OWASP "CSV injection"). This also
+applies to E.164 numbers (``'+393471234567``), which Excel would otherwise
+turn into ``3.93E+11``. :mod:`.reader` removes that quote when the file
+comes back. No Odoo import.
+"""
+
+import csv
+import io
+
+from .analysis import issue_message
+from .mapping import CLEAN_HEADER
+
+__all__ = [
+    "BOM",
+    "CsvChunkWriter",
+    "clean_header",
+    "neutralize",
+    "write_clean_file",
+    "write_errors_file",
+]
+
+BOM = "\ufeff"
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(value):
+    """``value`` as text, prefixed with ``'`` when a spreadsheet would read
+    it as a formula."""
+    if value is None or value is False:
+        return ""
+    text = str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+class CsvChunkWriter:
+    """Rows in, encoded CSV chunks out: ``writer.row([...])`` buffers,
+    ``writer.take()`` returns the bytes written since the last call (for
+    streaming responses); the BOM comes with the first chunk."""
+
+    def __init__(self, header=None, encoding="utf-8"):
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+        self._encoding = encoding
+        self._buffer.write(BOM)
+        if header is not None:
+            self._writer.writerow([neutralize(value) for value in header])
+
+    def row(self, values):
+        self._writer.writerow([neutralize(value) for value in values])
+
+    def rows(self, rows):
+        self._writer.writerows([neutralize(value) for value in values] for values in rows)
+
+    def take(self):
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode(self._encoding)
+
+
+def clean_header(dynamic_names=()):
+    """phone, first name, last name, email, language, then the dynamic fields."""
+    return list(CLEAN_HEADER.values()) + list(dynamic_names)
+
+
+def write_clean_file(analysis, dynamic_names=()):
+    """The clean file of ``analysis`` as bytes: deduplicated, invalid rows
+    excluded, numbers in E.164, languages as codes, dates in ISO form."""
+    writer = CsvChunkWriter(clean_header(dynamic_names))
+    writer.rows(clean.as_list(dynamic_names) for clean in analysis.clean_rows)
+    return writer.take()
+
+
+def write_errors_file(header, rows, issues_by_row, message=None):
+    """The rows of ``rows`` (``(row_number, cells)``, a second pass over the
+    file) that have an issue, with the row number and the reason first and
+    the original cells after, as bytes. ``message(issue)`` gives the reason
+    text (English by default)."""
+    message = message or issue_message
+    writer = CsvChunkWriter(["row", "error"] + list(header))
+    if issues_by_row:
+        last = max(issues_by_row)
+        for row, cells in rows:
+            issue = issues_by_row.get(row)
+            if issue is not None:
+                writer.row([row, message(issue)] + list(cells))
+            if row >= last:
+                break
+    return writer.take()
