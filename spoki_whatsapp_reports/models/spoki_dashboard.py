@@ -1,0 +1,545 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools.misc import format_date, format_datetime, formatLang
+
+from odoo.addons.spoki_whatsapp.tools import tier_policy
+
+from ..tools import periods
+from .spoki_monthly_report import FIGURES, SENT_STATES
+
+#: worst wins when several numbers share a limit
+QUALITY_RANK = {"high": 0, "medium": 1, "low": 2}
+PHONE_STATUS_RANK = {"connected": 0, "restricted": 1, "flagged": 2}
+#: outgoing states counted as "contacted" for the messaging limit
+LIMIT_STATES = ("sending", "sent", "delivered", "read")
+
+# Unique users reached by business-initiated messages (the tier counters), used
+# when spoki.account doesn't offer an on-demand counter of its own. Served by
+# the partial index spoki_message_limit_count_idx (account_id, message_date,
+# wa_phone) WHERE counts_for_limit.
+_UNIQUE_USERS_SQL = """
+    SELECT COUNT(DISTINCT wa_phone) FILTER (WHERE message_date > %(since_24h)s),
+           COUNT(DISTINCT wa_phone)
+      FROM spoki_message
+     WHERE account_id IN %(account_ids)s
+       AND counts_for_limit
+       AND direction = 'outgoing'
+       AND state IN %(states)s
+       AND message_date > %(since_7d)s AND message_date <= %(now)s
+"""
+
+# The chart: buckets in local time (zeros included), inbound vs outbound
+# messages exchanged (same definition as the monthly report's).
+_CHART_SQL = """
+    WITH buckets AS (
+        SELECT generate_series(
+                   date_trunc(%(period)s, %(first_local)s::timestamp),
+                   date_trunc(%(period)s, %(last_local)s::timestamp),
+                   %(step)s::interval) AS bucket
+    ), counts AS (
+        SELECT date_trunc(%(period)s, m.message_date AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s) AS bucket,
+               COUNT(*) FILTER (WHERE m.direction = 'incoming') AS incoming,
+               COUNT(*) FILTER (WHERE m.direction = 'outgoing' AND m.state IN %(sent_states)s) AS outgoing
+          FROM spoki_message m
+         WHERE m.account_id = %(account_id)s
+           AND m.message_date >= %(start)s AND m.message_date < %(stop)s
+         GROUP BY 1
+    )
+    SELECT b.bucket, COALESCE(c.incoming, 0), COALESCE(c.outgoing, 0)
+      FROM buckets b
+      LEFT JOIN counts c ON c.bucket = b.bucket
+     ORDER BY b.bucket
+"""
+
+
+class SpokiDashboard(models.AbstractModel):
+    """Server side of the WhatsApp dashboard (OWL client action
+    ``spoki_whatsapp_reports.dashboard``): everything is computed here, in a
+    handful of SQL aggregates, and returned by one RPC."""
+
+    _name = "spoki.dashboard"
+    _description = "WhatsApp dashboard"
+
+    # ------------------------------------------------------------
+    # PUBLIC (RPC)
+    # ------------------------------------------------------------
+
+    @api.model
+    def get_dashboard_data(self, account_id=None, period="day", date_from=None, date_to=None, now=None):
+        """Everything the dashboard shows for one account (the first accessible
+        one when ``account_id`` is empty): accounts for the switcher, credit,
+        WhatsApp status, tier outlook, last month's KPIs, the messages chart,
+        campaigns paused by the quality guard, help links."""
+        now = fields.Datetime.to_datetime(now) if now else fields.Datetime.now()
+        accounts = self._get_accounts()
+        account = self._get_account(account_id, accounts)
+        company = account.company_id if account else self.env.company
+        data = {
+            "accounts": [{"id": acc.id, "name": acc.name, "phone": acc.phone or ""} for acc in accounts],
+            "account_id": account.id if account else False,
+            "tz": self._tz(),
+            "help": {
+                "training": company.spoki_help_training_url or "",
+                "rules": company.spoki_help_rules_url or "",
+                "videos": company.spoki_help_videos_url or "",
+            },
+            "periods": self._period_options(),
+            "is_manager": self.env.user.has_group("spoki_whatsapp.group_spoki_manager"),
+        }
+        if not account:
+            return data
+        status = self._get_status(account, now)
+        data.update(
+            account=self._account_header(account),
+            status=status,
+            outlook=self._get_outlook(account, status, now),
+            last_month=self._get_last_month(account, now),
+            chart=self._chart_data(account, period, date_from, date_to, now),
+            paused_campaigns=self._get_paused_campaigns(account),
+        )
+        return data
+
+    @api.model
+    def get_chart_data(self, account_id, period="day", date_from=None, date_to=None, now=None):
+        """The messages chart alone (period or range changed)."""
+        now = fields.Datetime.to_datetime(now) if now else fields.Datetime.now()
+        account = self._get_account(account_id, self._get_accounts())
+        if not account:
+            raise AccessError(self.env._("You don't have access to this WhatsApp account."))
+        return self._chart_data(account, period, date_from, date_to, now)
+
+    # ------------------------------------------------------------
+    # ACCESS
+    # ------------------------------------------------------------
+
+    @api.model
+    def _get_accounts(self):
+        if not self.env.user.has_group("spoki_whatsapp.group_spoki_user"):
+            raise AccessError(self.env._("Only WhatsApp users can open the WhatsApp dashboard."))
+        return self.env["spoki.account"].search([])
+
+    @api.model
+    def _get_account(self, account_id, accounts):
+        """The requested account, checked against the user's companies (the
+        aggregates below read SQL directly, bypassing record rules)."""
+        if not account_id:
+            return accounts[:1]
+        account = self.env["spoki.account"].browse(int(account_id)).exists()
+        if not account:
+            raise UserError(self.env._("This WhatsApp account doesn't exist any more."))
+        account.check_access("read")
+        if account not in accounts:  # archived, or not in the selected companies
+            raise AccessError(self.env._("You don't have access to this WhatsApp account."))
+        return account
+
+    @api.model
+    def _tz(self):
+        return self.env["spoki.monthly.report"]._user_tz()
+
+    # ------------------------------------------------------------
+    # SECTIONS
+    # ------------------------------------------------------------
+
+    @api.model
+    def _period_options(self):
+        _ = self.env._
+        labels = {
+            "minute": _("Minute"),
+            "hour": _("Hour"),
+            "day": _("Day"),
+            "month": _("Month"),
+            "quarter": _("Quarter"),
+            "year": _("Year"),
+        }
+        return [{"key": key, "label": labels[key]} for key in periods.PERIODS]
+
+    @api.model
+    def _selection_label(self, record, field_name):
+        field = record._fields[field_name]
+        return dict(field._description_selection(self.env)).get(record[field_name], record[field_name] or "")
+
+    @api.model
+    def _account_header(self, account):
+        return {
+            "id": account.id,
+            "name": account.name,
+            "phone": account.phone or "",
+            "provider": self._selection_label(account, "provider"),
+            "credit": account.credit_balance,
+            "credit_display": formatLang(self.env, account.credit_balance, currency_obj=account.currency_id),
+        }
+
+    @api.model
+    def _counters(self, account, now):
+        """Unique users reached by business-initiated messages in the last 24 h
+        and 7 days: ``(own 24 h, own 7 d, shared 24 h, shared 7 d, source)``,
+        "shared" being over the numbers sharing the limit (the business
+        portfolio under Meta's rule). Live figures (not the cron's snapshot):
+        the tier tracking's counter when spoki.account has it, otherwise the
+        same count done here."""
+        Account = self.env["spoki.account"].sudo()
+        scope = self._limit_scope(account)
+        groups = {"own": account.ids, "scope": scope.ids}
+        if hasattr(Account, "_tier_count_unique_users"):
+            counts = Account._tier_count_unique_users(groups, now)
+            source = "tiers"
+        else:
+            counts = {key: self._count_unique_users(ids, now) for key, ids in groups.items()}
+            source = "sql"
+        own_24h, own_7d = counts["own"]
+        scope_24h, scope_7d = counts["scope"]
+        return own_24h or 0, own_7d or 0, scope_24h or 0, scope_7d or 0, source
+
+    @api.model
+    def _count_unique_users(self, account_ids, now):
+        self.env["spoki.message"].flush_model(
+            ["account_id", "message_date", "wa_phone", "direction", "state", "counts_for_limit"]
+        )
+        self.env.cr.execute(
+            _UNIQUE_USERS_SQL,
+            {
+                "account_ids": tuple(account_ids),
+                "states": LIMIT_STATES,
+                "since_24h": now - timedelta(hours=24),
+                "since_7d": now - timedelta(days=7),
+                "now": now,
+            },
+        )
+        return self.env.cr.fetchone()
+
+    @api.model
+    def _limit_scope(self, account):
+        """Accounts sharing the messaging limit (itself included): the business
+        portfolio under a per-portfolio policy (Meta 2025), otherwise the number
+        alone."""
+        account = account.sudo()
+        if hasattr(account, "_tier_scope_accounts"):
+            return account._tier_scope_accounts()
+        try:
+            scope = tier_policy.get_policy(account.tier_policy).scope
+        except (KeyError, ValueError):
+            scope = "phone"
+        if scope == "portfolio" and account.portfolio:
+            shared = self.env["spoki.account"].sudo().search(
+                [("portfolio", "=", account.portfolio), ("company_id", "=", account.company_id.id),
+                 ("tier_policy", "=", account.tier_policy)]
+            )
+            return account | shared
+        return account
+
+    @api.model
+    def _get_status(self, account, now):
+        own_24h, own_7d, scope_24h, scope_7d, source = self._counters(account, now)
+        limit = account.tier_limit  # 0 = unlimited
+        usage = round(100.0 * scope_24h / limit, 1) if limit else 0.0
+        status = {
+            "unique_24h": own_24h,
+            "unique_7d": own_7d,
+            "shared_24h": scope_24h,
+            "shared_7d": scope_7d,
+            "shared_numbers": len(self._limit_scope(account)),
+            "counters_source": source,
+            "quality": account.quality,
+            "quality_label": self._selection_label(account, "quality"),
+            "phone_status": account.phone_status,
+            "phone_status_label": self._selection_label(account, "phone_status"),
+            "policy_label": self._selection_label(account, "tier_policy"),
+            "tier_name": account.tier_level_id.name or "",
+            "tier_limit": limit,
+            "tier_limit_display": formatLang(self.env, limit, digits=0) if limit else self.env._("Unlimited"),
+            "usage_percent": usage,
+            "remaining": max(0, limit - scope_24h) if limit else None,
+            "limit_from_provider": account.provider_tier_limit >= 0,
+            "quality_guard": False,
+        }
+        if "quality_guard_state" in account._fields and account.quality_guard_state == "tripped":
+            status["quality_guard"] = {
+                "reason": self._selection_label(account, "quality_guard_reason")
+                if "quality_guard_reason" in account._fields else "",
+                "at": format_datetime(self.env, account.quality_guard_at, tz=self._tz(), dt_format="short")
+                if account._fields.get("quality_guard_at") and account.quality_guard_at else "",
+            }
+        return status
+
+    @api.model
+    def _level_index(self, account, policy):
+        if hasattr(account, "_tier_level_index"):
+            return account.sudo()._tier_level_index()
+        if account.provider_tier_limit >= 0:
+            return tier_policy.level_index_for_limit(policy.key, account.provider_tier_limit or None)
+        levels = self.env["spoki.tier.level"].sudo().search([("policy", "=", account.tier_policy)], order="sequence")
+        if account.tier_level_id in levels:
+            return min(list(levels).index(account.tier_level_id), policy.top_index)
+        return policy.start_index
+
+    @api.model
+    def _account_datetime(self, account, *names):
+        for name in names:
+            if name in account._fields and account[name]:
+                return fields.Datetime.to_datetime(account[name])
+        return None
+
+    @api.model
+    def _get_outlook(self, account, status, now):
+        """Promotion outlook under the account's tier policy
+        (spoki_whatsapp.tools.tier_policy.evaluate)."""
+        _ = self.env._
+        tz = self._tz()
+        try:
+            policy = tier_policy.get_policy(account.tier_policy)
+        except (KeyError, ValueError):
+            return {"available": False}
+        scope = self._limit_scope(account)
+        snapshot = tier_policy.Snapshot(
+            now=now,
+            level_index=self._level_index(account, policy),
+            quality=max(scope.mapped("quality"), key=QUALITY_RANK.get),
+            phone_status=max(scope.mapped("phone_status"), key=PHONE_STATUS_RANK.get),
+            unique_24h=status["shared_24h"],
+            unique_7d=status["shared_7d"],
+            limit_reached_at=self._account_datetime(account, "limit_reached_at"),
+            level_since=self._account_datetime(account, "level_since"),
+            threshold_met_at=self._account_datetime(account, "threshold_met_at"),
+        )
+        outlook = tier_policy.evaluate(policy.key, snapshot)
+        reason_labels = {
+            "top_level": _("Already at the unlimited tier."),
+            "quality_low": _("The quality rating is low: no promotion."),
+            "phone_flagged": _("The number is flagged: no promotion."),
+            "limit_not_reached_yet": _("The daily limit hasn't been reached yet at this tier."),
+            "wait_48h": _("Promotion can't happen earlier than 48 hours after the daily limit was first reached."),
+            "threshold_not_met": _("Not enough unique users in the last 7 days yet."),
+        }
+
+        def fmt_limit(limit):
+            return _("unlimited") if limit is None else formatLang(self.env, limit, digits=0)
+
+        def fmt_dt(value):
+            return format_datetime(self.env, value, tz=tz, dt_format="short") if value else ""
+
+        if outlook.action == "promote":
+            summary = _("Eligible for promotion to %(limit)s unique users / 24 h.", limit=fmt_limit(outlook.next_limit))
+        elif outlook.action == "demote":
+            summary = _("The number may be moved down to %(limit)s unique users / 24 h.",
+                        limit=fmt_limit(policy.levels[outlook.new_level_index].limit))
+        elif "top_level" in outlook.blocked_reasons:
+            summary = reason_labels["top_level"]
+        elif outlook.needed_7d:
+            summary = _("%(needed)s more unique users in 7 days are needed to reach %(limit)s / 24 h.",
+                        needed=formatLang(self.env, outlook.needed_7d, digits=0), limit=fmt_limit(outlook.next_limit))
+        else:
+            summary = _("Next tier: %(limit)s unique users / 24 h.", limit=fmt_limit(outlook.next_limit))
+        return {
+            "available": True,
+            "policy": policy.key,
+            "action": outlook.action,
+            "summary": summary,
+            "next_limit": outlook.next_limit,
+            "next_limit_display": fmt_limit(outlook.next_limit) if outlook.next_limit is not None or
+            outlook.action == "promote" or outlook.threshold_7d else "",
+            "threshold_7d": outlook.threshold_7d,
+            "needed_7d": outlook.needed_7d,
+            "earliest_promotion": fields.Datetime.to_string(outlook.earliest_promotion) if outlook.earliest_promotion else False,
+            "earliest_promotion_display": fmt_dt(outlook.earliest_promotion),
+            "not_before_display": fmt_dt(outlook.not_before),
+            "reasons": [reason_labels.get(code, code) for code in outlook.blocked_reasons if code != "top_level"],
+        }
+
+    @api.model
+    def _get_last_month(self, account, now):
+        tz = self._tz()
+        year, month = periods.previous_month(periods.local_today(now, tz))
+        date_from, date_to = periods.month_range(year, month)
+        Report = self.env["spoki.monthly.report"]
+        totals, _daily = Report._compute_figures(account, date_from, date_to, tz, daily=False)
+        labels = Report._figure_labels()
+        helps = {name: Report._fields[name].help or "" for name in FIGURES}
+        return {
+            "year": year,
+            "month": month,
+            "label": format_date(self.env, date_from, date_format="MMMM y"),
+            "figures": [
+                {"key": name, "label": label, "value": totals[name], "help": helps[name]}
+                for name, label in zip(FIGURES, labels)
+            ],
+            "note": Report._read_receipts_note(),
+        }
+
+    @api.model
+    def _get_paused_campaigns(self, account):
+        """Campaigns paused by the quality guard (when the messaging part has it)."""
+        Campaign = self.env["spoki.campaign"]
+        if "pause_reason" not in Campaign._fields:
+            return []
+        field = Campaign._fields["pause_reason"]
+        campaigns = Campaign.search(
+            [("account_id", "=", account.id), ("state", "=", "paused"), ("pause_reason", "!=", False)], limit=20
+        )
+        labels = dict(field._description_selection(self.env)) if field.type == "selection" else {}
+        return [
+            {"id": campaign.id, "name": campaign.display_name,
+             "reason": labels.get(campaign.pause_reason, campaign.pause_reason) or ""}
+            for campaign in campaigns
+        ]
+
+    # ------------------------------------------------------------
+    # CHART
+    # ------------------------------------------------------------
+
+    @api.model
+    def _chart_data(self, account, period, date_from, date_to, now):
+        _ = self.env._
+        if period not in periods.PERIODS:
+            raise UserError(_("Unknown period: %(period)s", period=period))
+        tz = self._tz()
+        today = periods.local_today(now, tz)
+        default_from, default_to = periods.default_range(period, today)
+        date_from = fields.Date.to_date(date_from) if date_from else default_from
+        date_to = fields.Date.to_date(date_to) if date_to else default_to
+        if date_to < date_from:
+            raise UserError(_("The end of the range is before its start."))
+        buckets = periods.bucket_count(period, date_from, date_to)
+        if buckets > periods.MAX_BUCKETS:
+            raise UserError(_(
+                "%(count)s points are too many for one chart (at most %(max)s): choose a shorter range "
+                "or a longer period.", count=buckets, max=periods.MAX_BUCKETS,
+            ))
+        start, stop = periods.day_range_utc(date_from, date_to, tz)
+        self.env["spoki.message"].flush_model(["account_id", "message_date", "direction", "state"])
+        self.env.cr.execute(
+            _CHART_SQL,
+            {
+                "period": period,
+                "step": periods.PERIOD_STEP[period],
+                "first_local": date_from,
+                "last_local": periods.to_local(stop, tz) - timedelta(microseconds=1),
+                "tz": tz,
+                "account_id": account.id,
+                "start": start,
+                "stop": stop,
+                "sent_states": SENT_STATES,
+            },
+        )
+        rows = self.env.cr.fetchall()
+        return {
+            "account_id": account.id,
+            "period": period,
+            "date_from": fields.Date.to_string(date_from),
+            "date_to": fields.Date.to_string(date_to),
+            "tz": tz,
+            "buckets": [fields.Datetime.to_string(row[0]) for row in rows],
+            "labels": [periods.bucket_label(period, row[0]) for row in rows],
+            "incoming": [row[1] for row in rows],
+            "outgoing": [row[2] for row in rows],
+            "total_incoming": sum(row[1] for row in rows),
+            "total_outgoing": sum(row[2] for row in rows),
+        }
+
+    @api.model
+    def _chart_export_sheet(self, chart):
+        _ = self.env._
+        header = [_("Period start"), _("Incoming"), _("Outgoing"), _("Total")]
+        rows = [
+            [fields.Datetime.to_datetime(bucket), incoming, outgoing, incoming + outgoing]
+            for bucket, incoming, outgoing in zip(chart["buckets"], chart["incoming"], chart["outgoing"])
+        ]
+        title = _("Messages by %(period)s", period=dict(
+            (option["key"], option["label"]) for option in self._period_options()
+        )[chart["period"]].lower())
+        return title, header, rows
+
+    @api.model
+    def _chart_filename(self, account, chart, extension):
+        name = "".join(ch if ch.isalnum() else "_" for ch in (account.name or "whatsapp")).strip("_")
+        return f"whatsapp_messages_{name}_{chart['period']}_{chart['date_from']}_{chart['date_to']}.{extension}"
+
+
+    # ------------------------------------------------------------
+    # SAMPLE DATA (demo data and bench/bench_reports.py)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _generate_sample_history(self, account, count, days=90, numbers=5000, now=None, prefix="+39347"):
+        """Insert ``count`` messages of ``account`` spread over the last
+        ``days`` days (one SQL statement), plus about one conversation for
+        every three messages. Deterministic: message ``g`` of the series is
+        incoming when g % 4 = 0 (a customer reply), a free text when g % 4 = 1
+        (an answer inside the window), a template otherwise (business-initiated,
+        counting for the limit); outgoing states cycle through
+        read/delivered/sent/failed. For demo data and benchmarks only."""
+        now = now or fields.Datetime.now()
+        span = max(1, int(days * 86400))
+        self.env.flush_all()
+        params = {
+            "account_id": account.id,
+            "company_id": account.company_id.id,
+            "count": int(count),
+            "numbers": max(1, int(numbers)),
+            "span": span,
+            "now": now,
+            "prefix": prefix,
+            "uid": self.env.uid,
+        }
+        # columns other parts add to spoki_message with an ORM default
+        extras = {"active": "TRUE", "priority": "0", "attempt_count": "0"}
+        extras = {name: value for name, value in extras.items() if name in self.env["spoki.message"]._fields}
+        extra_columns = "".join(f", {name}" for name in extras)
+        extra_values = "".join(f", {value}" for value in extras.values())
+        self.env.cr.execute(
+            f"""
+            INSERT INTO spoki_message (account_id, company_id, wa_phone, direction, kind, state,
+                                       counts_for_limit, message_date, sent_at, delivered_at, read_at,
+                                       failed_at, received_at, create_uid, create_date, write_uid, write_date
+                                       {extra_columns})
+            SELECT %(account_id)s, %(company_id)s, s.phone, s.direction, s.kind, s.state,
+                   s.direction = 'outgoing' AND s.kind = 'template',
+                   s.at,
+                   CASE WHEN s.state IN ('sent', 'delivered', 'read') THEN s.at END,
+                   CASE WHEN s.state IN ('delivered', 'read') THEN s.at + interval '2 seconds' END,
+                   CASE WHEN s.state = 'read' THEN s.at + interval '1 minute' END,
+                   CASE WHEN s.state = 'failed' THEN s.at END,
+                   CASE WHEN s.state = 'received' THEN s.at END,
+                   %(uid)s, %(now)s, %(uid)s, %(now)s {extra_values}
+              FROM (
+                    SELECT %(prefix)s || lpad(((g * 7919) %% %(numbers)s)::text, 7, '0') AS phone,
+                           CASE WHEN g %% 4 = 0 THEN 'incoming' ELSE 'outgoing' END AS direction,
+                           CASE WHEN g %% 4 IN (0, 1) THEN 'text' ELSE 'template' END AS kind,
+                           CASE WHEN g %% 4 = 0 THEN 'received'
+                                WHEN g %% 10 < 4 THEN 'read'
+                                WHEN g %% 10 < 7 THEN 'delivered'
+                                WHEN g %% 10 < 9 THEN 'sent'
+                                ELSE 'failed' END AS state,
+                           %(now)s::timestamp - make_interval(secs => ((g::bigint * 2654435761) %% %(span)s)::double precision) AS at
+                      FROM generate_series(1, %(count)s) AS g
+                   ) s
+            """,
+            params,
+        )
+        self.env.cr.execute(
+            """
+            INSERT INTO spoki_conversation (account_id, company_id, wa_phone, start_at, end_at, opened_by,
+                                            create_uid, create_date, write_uid, write_date)
+            SELECT %(account_id)s, %(company_id)s,
+                   %(prefix)s || lpad(((g * 7919) %% %(numbers)s)::text, 7, '0'),
+                   s.at, s.at + interval '24 hours',
+                   CASE WHEN g %% 3 = 0 THEN 'customer' ELSE 'business' END,
+                   %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM generate_series(1, GREATEST(1, %(count)s / 3)) AS g,
+                   LATERAL (SELECT %(now)s::timestamp - make_interval(
+                       secs => ((g::bigint * 2654435761 * 3) %% %(span)s)::double precision) AS at) s
+            """,
+            params,
+        )
+        self.env["spoki.message"].invalidate_model()
+        self.env["spoki.conversation"].invalidate_model()
+        return True
+
+    @api.model
+    def _demo_generate_history(self):
+        """Demo data: three months of messages on the demo sandbox account."""
+        account = self.env.ref("spoki_whatsapp.demo_account_sandbox", raise_if_not_found=False)
+        if account and not self.env["spoki.message"].search_count([("account_id", "=", account.id)], limit=1):
+            self._generate_sample_history(account, 3000, days=100, numbers=400)
+        return True

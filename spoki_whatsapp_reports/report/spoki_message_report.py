@@ -1,0 +1,116 @@
+from odoo import fields, models, tools
+
+from ..models.spoki_monthly_report import DELIVERED_STATES, SENT_STATES
+
+MESSAGE_STATES = [
+    ("queued", "Queued"),
+    ("sending", "Sending"),
+    ("sent", "Sent"),
+    ("delivered", "Delivered"),
+    ("read", "Read"),
+    ("failed", "Failed"),
+    ("received", "Received"),
+]
+
+
+class SpokiMessageReport(models.Model):
+    """Messages analysis: one row per message with 0/1 measures, for the pivot
+    and graph views (slice by account, campaign, template, state, direction,
+    kind and date)."""
+
+    _name = "spoki.message.report"
+    _description = "WhatsApp messages analysis"
+    _auto = False
+    _order = "message_date desc"
+    _rec_name = "wa_phone"
+
+    message_date = fields.Datetime("Date", readonly=True)
+    account_id = fields.Many2one("spoki.account", "WhatsApp account", readonly=True)
+    company_id = fields.Many2one("res.company", "Company", readonly=True)
+    partner_id = fields.Many2one("res.partner", "Contact", readonly=True)
+    wa_phone = fields.Char("Number", readonly=True)
+    campaign_id = fields.Many2one("spoki.campaign", "Campaign", readonly=True)
+    template_id = fields.Many2one("spoki.template", "Template", readonly=True)
+    conversation_id = fields.Many2one("spoki.conversation", "Conversation", readonly=True)
+    direction = fields.Selection([("outgoing", "Outgoing"), ("incoming", "Incoming")], readonly=True)
+    kind = fields.Selection([("template", "Template"), ("text", "Free text")], readonly=True)
+    state = fields.Selection(MESSAGE_STATES, readonly=True)
+    counts_for_limit = fields.Boolean("Counts for the messaging limit", readonly=True)
+    message_count = fields.Integer("Messages", readonly=True, aggregator="sum")
+    exchanged_count = fields.Integer("Exchanged", readonly=True, aggregator="sum",
+                                     help="Received, or sent and accepted by WhatsApp.")
+    sent_count = fields.Integer("Sent", readonly=True, aggregator="sum")
+    delivered_count = fields.Integer("Delivered", readonly=True, aggregator="sum")
+    read_count = fields.Integer("Read", readonly=True, aggregator="sum",
+                                help="Only users with read receipts enabled are counted.")
+    failed_count = fields.Integer("Failed", readonly=True, aggregator="sum")
+    received_count = fields.Integer("Received", readonly=True, aggregator="sum")
+
+    def _select(self):
+        sent = ", ".join(f"'{state}'" for state in SENT_STATES)
+        delivered = ", ".join(f"'{state}'" for state in DELIVERED_STATES)
+        return f"""
+            SELECT m.id AS id,
+                   m.message_date,
+                   m.account_id,
+                   m.company_id,
+                   m.partner_id,
+                   m.wa_phone,
+                   m.campaign_id,
+                   m.template_id,
+                   m.conversation_id,
+                   m.direction,
+                   m.kind,
+                   m.state,
+                   COALESCE(m.counts_for_limit, FALSE) AS counts_for_limit,
+                   1 AS message_count,
+                   CASE WHEN m.direction = 'incoming' OR m.state IN ({sent}) THEN 1 ELSE 0 END AS exchanged_count,
+                   CASE WHEN m.direction = 'outgoing' AND m.state IN ({sent}) THEN 1 ELSE 0 END AS sent_count,
+                   CASE WHEN m.direction = 'outgoing' AND m.state IN ({delivered}) THEN 1 ELSE 0 END AS delivered_count,
+                   CASE WHEN m.direction = 'outgoing' AND m.state = 'read' THEN 1 ELSE 0 END AS read_count,
+                   CASE WHEN m.direction = 'outgoing' AND m.state = 'failed' THEN 1 ELSE 0 END AS failed_count,
+                   CASE WHEN m.direction = 'incoming' THEN 1 ELSE 0 END AS received_count
+        """
+
+    def _from(self):
+        return "FROM spoki_message m"
+
+    def init(self):
+        cr = self.env.cr
+        tools.drop_view_if_exists(cr, self._table)
+        cr.execute(f"CREATE OR REPLACE VIEW {self._table} AS ({self._select()} {self._from()})")
+        self._ensure_message_indexes()
+
+    def _ensure_message_indexes(self):
+        """The reports filter spoki_message by account and date range: make sure
+        a btree starting with (account_id, message_date) exists, unless the
+        messaging part already created one (under any name)."""
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT 1
+              FROM pg_index i
+              JOIN pg_class t ON t.oid = i.indrelid
+             WHERE t.relname = 'spoki_message'
+               AND i.indpred IS NULL
+               AND (SELECT array_agg(a.attname ORDER BY k.ord)
+                      FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+                     WHERE k.ord <= 2) = ARRAY['account_id', 'message_date']::name[]
+            """
+        )
+        if not cr.fetchone():
+            tools.create_index(cr, "spoki_message_account_date_idx", "spoki_message", ["account_id", "message_date"])
+        cr.execute(
+            """
+            SELECT 1
+              FROM pg_index i
+              JOIN pg_class t ON t.oid = i.indrelid
+              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
+             WHERE t.relname = 'spoki_conversation' AND a.attname = 'account_id'
+               AND i.indnatts >= 2
+            """
+        )
+        if not cr.fetchone():
+            tools.create_index(cr, "spoki_conversation_account_start_idx", "spoki_conversation",
+                               ["account_id", "start_at"])
