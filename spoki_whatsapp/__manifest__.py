@@ -22,6 +22,8 @@
         "data/spoki_dynamic_field_data.xml",
         "data/ir_cron_data.xml",
         "wizard/spoki_list_add_contacts_views.xml",
+        "wizard/spoki_template_preview_views.xml",
+        "views/spoki_template_views.xml",
         "views/spoki_account_views.xml",
         "views/spoki_dynamic_field_views.xml",
         "views/spoki_list_views.xml",
@@ -31,6 +33,7 @@
     ],
     "demo": [
         "demo/spoki_whatsapp_demo.xml",
+        "demo/spoki_template_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

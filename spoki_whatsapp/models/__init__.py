@@ -6,3 +6,6 @@ from . import spoki_dynamic_field
 from . import spoki_dynamic_value
 from . import spoki_list
 from . import res_partner
+from . import spoki_template
+from . import spoki_template_translation
+from . import spoki_template_button

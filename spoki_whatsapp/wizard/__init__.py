@@ -1,1 +1,2 @@
 from . import spoki_list_add_contacts
+from . import spoki_template_preview

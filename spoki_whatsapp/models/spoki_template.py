@@ -1,0 +1,686 @@
+import json
+import logging
+import re
+import unicodedata
+from datetime import date, datetime
+
+import pytz
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
+
+from odoo.addons.base.models.res_partner import _lang_get
+
+from ..tools import template_rules
+from ..tools.providers.base import ProviderError, TemplateSpec, utcnow
+from .spoki_dynamic_value import parse_typed
+
+_logger = logging.getLogger(__name__)
+
+TEMPLATE_STATES = [
+    ("draft", "Draft"),
+    ("queued", "Queued"),
+    ("in_review", "In review"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+]
+PROVIDER_STATES = ("queued", "in_review", "approved", "rejected")
+# Progress order of provider statuses: an update never moves a template back
+# (a late "queued" after "in_review" is ignored). approved ↔ rejected are
+# allowed both ways: Meta can pause/disable an approved template (reported as
+# rejected) and a rejection can be overturned on appeal.
+STATE_RANK = {"draft": -1, "queued": 0, "in_review": 1, "approved": 2, "rejected": 2}
+
+# What the customer receives: frozen once approval is requested (write() of
+# the template, its translations and its buttons refuses changes). Status
+# fields (state, external_id, rejected_reason, dates, active…) stay writable
+# for the status sync and the webhook.
+CONTENT_FIELDS = frozenset(
+    {"name", "account_id", "category", "lang", "body", "translation_ids", "button_ids", "placeholder_mapping"}
+)
+
+# Language codes accepted by Meta for message templates (Spoki forwards them to
+# Meta unchanged): https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates/supported-languages
+META_LANGUAGES = frozenset(
+    "af sq ar az bn bg ca zh_CN zh_HK zh_TW hr cs da nl en en_GB en_US et fil fi fr ka de el gu ha he hi "
+    "hu id ga it ja kn kk rw_RW ko ky_KG lo lv lt mk ms ml mr nb fa pl pt_BR pt_PT pa ro ru sr sk sl es "
+    "es_AR es_ES es_MX sw sv ta te th tr uk ur uz vi zu".split()
+)
+
+
+def provider_lang_code(code):
+    """Odoo language code → the code Meta/Spoki expect ('it_IT' → 'it',
+    'en_US' → 'en_US', 'es_ES' → 'es_ES', 'de_DE' → 'de', 'sr@latin' → 'sr')."""
+    code = (code or "").split("@")[0]
+    if code in META_LANGUAGES:
+        return code
+    base = code.split("_")[0]
+    return base if base in META_LANGUAGES else code
+
+
+def _slug(text):
+    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:480] or "template"
+
+
+class SpokiTemplate(models.Model):
+    """A WhatsApp message template (the guide's "Template" menu).
+
+    Workflow: draft → queued → in_review → approved / rejected. Approval is
+    requested once; from then on the content (name, account, category,
+    language, body, translations, buttons) can't change: write() refuses it
+    here and in the translation/button models. A rejected template is
+    duplicated (a new draft) and requested again.
+
+    "Deleting" a template (the guide: an identical template can be requested
+    again once the first is removed from the list) is either unlink (managers)
+    or archiving: archived templates don't count as duplicates and can't be
+    sent. The template is not removed at the provider (the provider interface
+    has no delete call); Meta keys templates by name and each request gets a
+    new name (slug of the internal name + id).
+    """
+
+    _name = "spoki.template"
+    _description = "WhatsApp template"
+    _inherit = ["mail.thread"]
+    _order = "name, id"
+
+    # ------------------------------------------------------------
+    # FIELDS
+    # ------------------------------------------------------------
+
+    name = fields.Char(
+        required=True,
+        tracking=True,
+        help="Internal name, never shown to customers: useful to find the template among the approved ones.",
+    )
+    active = fields.Boolean(default=True, tracking=True)
+    account_id = fields.Many2one(
+        "spoki.account",
+        "WhatsApp account",
+        required=True,
+        ondelete="restrict",
+        index=True,
+        default=lambda self: self.env["spoki.account"].search([("company_id", "=", self.env.company.id)], limit=1),
+    )
+    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    state = fields.Selection(
+        TEMPLATE_STATES,
+        default="draft",
+        required=True,
+        tracking=True,
+        copy=False,
+        index=True,
+        group_expand=True,
+    )
+    category = fields.Selection(
+        [("marketing", "Marketing"), ("utility", "Utility"), ("authentication", "Authentication")],
+        required=True,
+        default="marketing",
+        tracking=True,
+        help="Meta's template category: marketing (promotions, offers), utility (updates on an order or "
+        "account the customer asked for), authentication (one-time codes).",
+    )
+    lang = fields.Selection(
+        _lang_get,
+        "Language",
+        required=True,
+        default=lambda self: self.env.lang or "en_US",
+        help="Language of the main text. Contacts whose number, then language, matches no translation "
+        "receive this one.",
+    )
+    body = fields.Text(
+        "Message",
+        required=True,
+        help="Text sent to the customer (max 1,000 characters, never more than 4 consecutive spaces). "
+        "*bold* _italic_ ~strikethrough~ ```monospace```, emoji and dynamic fields such as %%NOME%%.",
+    )
+    translation_ids = fields.One2many("spoki.template.translation", "template_id", "Translations", copy=True)
+    button_ids = fields.One2many("spoki.template.button", "template_id", "Buttons", copy=True)
+    lang_codes = fields.Char("Languages", compute="_compute_lang_codes")
+    placeholder_names = fields.Char("Dynamic fields used", compute="_compute_placeholder_names")
+    placeholder_mapping = fields.Text(
+        readonly=True,
+        help="JSON {NAME: index} of the positional parameters ({{1}}, {{2}}…) sent to the provider. "
+        "Kept by duplicates and re-requests so that an index never changes meaning.",
+    )
+    preview_html = fields.Html(
+        "Preview",
+        compute="_compute_preview_html",
+        # sanitize=False is safe: template_rules.preview_html escapes the text
+        # and the button labels before adding its own markup.
+        sanitize=False,
+    )
+    # provider side
+    provider_name = fields.Char(
+        "Name at the provider",
+        copy=False,
+        readonly=True,
+        help="Name submitted to WhatsApp (lower case, digits and underscores).",
+    )
+    external_id = fields.Char("Provider template ID", copy=False, readonly=True, index="btree_not_null")
+    rejected_reason = fields.Text("Rejection reason", copy=False, readonly=True, tracking=True)
+    request_date = fields.Datetime("Requested on", copy=False, readonly=True)
+    status_date = fields.Datetime("Status updated on", copy=False, readonly=True)
+
+    # ------------------------------------------------------------
+    # COMPUTE
+    # ------------------------------------------------------------
+
+    @api.depends("lang", "translation_ids.lang")
+    def _compute_lang_codes(self):
+        for template in self:
+            codes = [template.lang] + template.translation_ids.mapped("lang")
+            template.lang_codes = ", ".join(code for code in codes if code)
+
+    @api.depends("body", "translation_ids.body")
+    def _compute_placeholder_names(self):
+        for template in self:
+            names = template_rules.placeholders("\n".join(template._bodies().values()))
+            template.placeholder_names = ", ".join(f"%%{name}%%" for name in names)
+
+    @api.depends("body", "button_ids.button_type", "button_ids.text", "button_ids.value", "button_ids.sequence")
+    def _compute_preview_html(self):
+        for template in self:
+            template.preview_html = template_rules.preview_html(template.body, template._buttons_data())
+
+    # ------------------------------------------------------------
+    # CONSTRAINTS
+    # ------------------------------------------------------------
+
+    @api.constrains("body", "lang", "button_ids", "translation_ids")
+    def _check_template_rules(self):
+        for template in self:
+            errors = template_rules.validate_template(
+                template.body,
+                template._buttons_data(),
+                template._known_placeholder_names(),
+                {tr.lang: tr.body for tr in template.translation_ids},
+            )
+            if errors:
+                raise ValidationError(template._format_rule_errors(errors))
+
+    # ------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # Translations and buttons refuse to be added to a requested template:
+        # a template created directly in another state (imports, demo data)
+        # is created as a draft with its lines, then moved to its state.
+        later = {}
+        for index, vals in enumerate(vals_list):
+            if vals.get("state", "draft") != "draft":
+                later[index] = vals.pop("state")
+        templates = super().create(vals_list)
+        for index, state in later.items():
+            templates[index].state = state
+        return templates
+
+    def write(self, vals):
+        if CONTENT_FIELDS.intersection(vals):
+            self._check_editable()
+        return super().write(vals)
+
+    def copy_data(self, default=None):
+        vals_list = super().copy_data(default=default)
+        if "name" not in (default or {}):
+            for template, vals in zip(self, vals_list):
+                vals["name"] = self.env._("%(name)s (copy)", name=template.name)
+        return vals_list
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_save_draft(self):
+        """The form saves before running a button: nothing else to do."""
+        self._check_editable()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._("Draft saved."),
+            },
+        }
+
+    def action_duplicate(self):
+        self.ensure_one()
+        new = self.copy()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": new.id,
+            "view_mode": "form",
+            "target": "current",
+        }
+
+    def action_request_approval(self):
+        for template in self:
+            template._request_approval()
+        return True
+
+    def action_sync_status(self):
+        self._sync_status()
+        return True
+
+    def action_preview_partner(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Preview for a contact"),
+            "res_model": "spoki.template.preview",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_template_id": self.id},
+        }
+
+    # ------------------------------------------------------------
+    # WORKFLOW
+    # ------------------------------------------------------------
+
+    def _check_editable(self):
+        locked = self.filtered(lambda t: t.state != "draft")
+        if locked:
+            raise UserError(
+                self.env._(
+                    "Approval of %(names)s has already been requested: its content can't change any more. "
+                    "Duplicate it to prepare a new template.",
+                    names=", ".join(f"“{name}”" for name in locked.mapped("name")),
+                )
+            )
+
+    def _request_approval(self):
+        self.ensure_one()
+        if self.state != "draft":
+            raise UserError(self.env._("Approval of “%(name)s” has already been requested.", name=self.name))
+        self._check_template_rules()
+        self._check_duplicates()
+        bodies = self._bodies()
+        previous = json.loads(self.placeholder_mapping or "{}")
+        mapping = template_rules.positional_mapping(list(bodies.values()), previous=previous)
+        provider_name = f"{_slug(self.name)}_{self.id}"
+        spec = TemplateSpec(
+            name=provider_name,
+            category=self.category,
+            languages={
+                provider_lang_code(lang): template_rules.to_positional(body, mapping) for lang, body in bodies.items()
+            },
+            buttons=self._buttons_data(),
+        )
+        # Example values of the parameters, required by Meta's review.
+        spec.examples = self._example_values(mapping)
+        clock = self.env.context.get("spoki_clock")
+        provider = self.account_id._get_provider(clock=clock)
+        try:
+            status = provider.submit_template(spec)
+        except ProviderError as exc:
+            raise UserError(
+                self.env._(
+                    "The provider refused the approval request of “%(name)s”: %(error)s",
+                    name=self.name,
+                    error=exc,
+                )
+            ) from exc
+        now = (clock or utcnow)()
+        self.write(
+            {
+                "placeholder_mapping": json.dumps(mapping, sort_keys=True),
+                "provider_name": provider_name,
+                "external_id": status.external_id,
+                "request_date": now,
+                "status_date": now,
+                "state": status.status if status.status in PROVIDER_STATES else "queued",
+                "rejected_reason": status.reason if status.status == "rejected" else False,
+            }
+        )
+
+    def _check_duplicates(self):
+        """A template identical (same body in any language, same buttons) to
+        one already requested on the same account is refused, unless that one
+        was deleted (unlinked or archived)."""
+        for template in self:
+            mine = template._signatures()
+            others = self.search(
+                [
+                    ("account_id", "=", template.account_id.id),
+                    ("state", "!=", "draft"),
+                    ("id", "!=", template.id),
+                ]
+            )
+            for other in others:
+                if mine & other._signatures():
+                    raise UserError(
+                        self.env._(
+                            "Duplicate template: “%(other)s” (%(state)s) on the same account has already been "
+                            "requested with the same text and buttons. Change the text or the buttons, or "
+                            "delete or archive “%(other)s” first.",
+                            other=other.name,
+                            state=dict(other._fields["state"]._description_selection(self.env))[other.state],
+                        )
+                    )
+
+    @api.model
+    def _cron_sync_template_status(self, limit=500):
+        """Poll the provider for templates waiting for approval (queued /
+        in_review), per account, oldest request first."""
+        templates = self.search(
+            [("state", "in", ("queued", "in_review")), ("external_id", "!=", False)],
+            order="request_date, id",
+            limit=limit,
+        )
+        remaining = self.search_count([("state", "in", ("queued", "in_review")), ("external_id", "!=", False)])
+        templates._sync_status()
+        self.env["ir.cron"]._notify_progress(done=len(templates), remaining=max(remaining - len(templates), 0))
+
+    def _sync_status(self):
+        clock = self.env.context.get("spoki_clock")
+        for account, templates in self.filtered("external_id").grouped("account_id").items():
+            provider = account._get_provider(clock=clock)
+            for template in templates:
+                try:
+                    status = provider.get_template_status(template.external_id)
+                except ProviderError as exc:
+                    _logger.warning(
+                        "Status of WhatsApp template %s (%s) not available: %s", template.id, template.external_id, exc
+                    )
+                    continue
+                template._apply_status(status.status, status.reason, clock=clock)
+
+    @api.model
+    def _apply_provider_status(self, external_id, status, reason=""):
+        """Apply a status reported by the provider (webhook). ``external_id``
+        may be one of the ids of a multi-language Meta template (stored as
+        'id1,id2'): a per-language rejection rejects the template, other
+        per-language statuses only move it to in review and the poll then
+        reads the aggregated status. Returns the templates changed."""
+        external_id = str(external_id or "").strip()
+        if not external_id or status not in PROVIDER_STATES:
+            return self.browse()
+        templates = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search(
+                [
+                    "|",
+                    "|",
+                    "|",
+                    ("external_id", "=", external_id),
+                    ("external_id", "=like", f"{external_id},%"),
+                    ("external_id", "=like", f"%,{external_id}"),
+                    ("external_id", "=like", f"%,{external_id},%"),
+                ]
+            )
+        )
+        changed = self.browse()
+        for template in templates:
+            partial = template.external_id != external_id
+            new_status = "in_review" if partial and status == "approved" else status
+            if template._apply_status(new_status, reason):
+                changed |= template
+        return changed
+
+    def _apply_status(self, status, reason="", clock=None):
+        """Move to a provider status; returns True when the state changed."""
+        self.ensure_one()
+        if (
+            status not in PROVIDER_STATES
+            or self.state == "draft"
+            or status == self.state
+            or STATE_RANK[status] < STATE_RANK[self.state]
+        ):
+            return False
+        vals = {"state": status, "status_date": (clock or utcnow)()}
+        if status == "rejected":
+            vals["rejected_reason"] = reason or self.env._("No reason given by the provider.")
+        elif status == "approved":
+            vals["rejected_reason"] = False
+        self.write(vals)
+        return True
+
+    # ------------------------------------------------------------
+    # SENDING / RENDERING (API of the messaging engine)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _sendable_domain(self, account=None):
+        """Domain of the templates that can be chosen for sending."""
+        domain = [("state", "=", "approved"), ("active", "=", True)]
+        if account:
+            domain.append(("account_id", "=", account.id if hasattr(account, "id") else account))
+        return domain
+
+    @api.model
+    def _search(self, domain, *args, **kwargs):
+        # context {'spoki_sendable_only': True} (e.g. on a many2one used to
+        # pick the template to send) restricts every search to approved ones.
+        if self.env.context.get("spoki_sendable_only"):
+            domain = expression.AND([domain or [], self._sendable_domain()])
+        return super()._search(domain, *args, **kwargs)
+
+    def _check_sendable(self):
+        not_ok = self.filtered(lambda t: t.state != "approved" or not t.active)
+        if not_ok:
+            raise UserError(
+                self.env._(
+                    "Only approved templates can be sent: %(names)s is not approved by WhatsApp.",
+                    names=", ".join(f"“{name}”" for name in not_ok.mapped("name")),
+                )
+            )
+
+    def _render_for_partner(self, partner, payload=None):
+        """{'lang', 'provider_lang', 'body', 'params', 'missing'} for ``partner``
+        (see :meth:`_render_for_partners`)."""
+        self.ensure_one()
+        partner.ensure_one()
+        return self._render_for_partners(partner, payload)[partner.id]
+
+    def _render_for_partners(self, partners, payload=None):
+        """Render the template for each partner: ``{partner_id: {'lang': Odoo
+        code of the chosen translation, 'provider_lang': its code for the
+        provider, 'body': text, 'params': positional values in {{n}} order,
+        'missing': sorted names without a value}}``.
+
+        * translation: country of the number (CLDR official languages), else
+          the partner's language, else the template's language;
+        * values: the contact's (built-ins + ON dynamic fields, one read for
+          all ``partners``), overridden by ``payload`` ({NAME: value}, e.g. OFF
+          fields of a campaign; strings of date/datetime fields are parsed,
+          naive datetimes are UTC as everywhere in Odoo);
+        * dates/datetimes formatted in the chosen language's locale, datetimes
+          shown in the partner's timezone (else the user's, else UTC);
+        * a missing value is reported in 'missing' (its %%NAME%% stays in
+          'body', its param is ''): the caller must not send such a message.
+        """
+        self.ensure_one()
+        bodies = self._bodies()
+        langs = list(bodies)
+        names_by_lang = {lang: template_rules.placeholders(body) for lang, body in bodies.items()}
+        mapping = self._positional_mapping()
+        payload = self._parse_payload(payload)
+        values_by_partner = partners._spoki_get_values()
+        default_tz = self.env.user.tz or "UTC"
+        tz_cache, format_cache, result = {}, {}, {}
+        for partner in partners:
+            lang = (
+                template_rules.language_for_number(partner.wa_phone, langs, partner.lang, self.lang)
+                if len(langs) > 1
+                else langs[0]  # one language: no number parsing needed
+            )
+            tz_name = partner.tz or default_tz
+            if tz_name not in tz_cache:
+                try:
+                    tz_cache[tz_name] = pytz.timezone(tz_name)
+                except pytz.UnknownTimeZoneError:
+                    tz_cache[tz_name] = pytz.utc
+            tz = tz_cache[tz_name]
+            values = dict(values_by_partner.get(partner, {}), **payload)
+            texts = {}
+            for name in names_by_lang[lang]:
+                value = values.get(name)
+                if isinstance(value, datetime):
+                    if value.tzinfo is None:
+                        value = pytz.utc.localize(value)
+                    value = value.astimezone(tz).replace(tzinfo=None)
+                if isinstance(value, (date, datetime)):
+                    key = (lang, value)
+                    if key not in format_cache:
+                        format_cache[key] = template_rules.format_value(value, lang)
+                    value = format_cache[key]
+                elif value is not None and value is not False and not isinstance(value, str):
+                    value = template_rules.format_value(value, lang)
+                texts[name] = value
+            body, missing = template_rules.render(bodies[lang], texts)
+            result[partner.id] = {
+                "lang": lang,
+                "provider_lang": provider_lang_code(lang),
+                "body": body,
+                "params": template_rules.positional_params(mapping, texts, names=names_by_lang[lang]),
+                "missing": missing,
+            }
+        return result
+
+    # ------------------------------------------------------------
+    # PRIVATE
+    # ------------------------------------------------------------
+
+    def _bodies(self):
+        """{lang: body}: the main language first, then the translations."""
+        self.ensure_one()
+        bodies = {self.lang: self.body or ""}
+        for translation in self.translation_ids:
+            if translation.lang and translation.lang not in bodies:
+                bodies[translation.lang] = translation.body or ""
+        return bodies
+
+    def _buttons_data(self):
+        self.ensure_one()
+        return [
+            {"type": button.button_type, "text": button.text or "", "value": button.value or ""}
+            for button in self.button_ids.sorted(lambda b: (b.sequence, b.id or 0))
+        ]
+
+    def _signatures(self):
+        self.ensure_one()
+        return template_rules.template_signatures(list(self._bodies().values()), self._buttons_data())
+
+    def _positional_mapping(self):
+        self.ensure_one()
+        previous = json.loads(self.placeholder_mapping or "{}")
+        return template_rules.positional_mapping(list(self._bodies().values()), previous=previous)
+
+    def _example_values(self, mapping):
+        """Sample value of each positional parameter, in {{n}} order."""
+        samples = {
+            "NOME": "Mario",
+            "COGNOME": "Rossi",
+            "TELEFONO": "+393331234567",
+            "EMAIL": "mario.rossi@example.com",
+        }
+        types = {name: f.field_type for name, f in self.env["spoki.dynamic.field"]._get_by_names(list(mapping)).items()}
+        now = fields.Datetime.now().replace(second=0, microsecond=0)
+        by_type = {"date": now.date(), "datetime": now}
+        examples = []
+        for name, _index in sorted(mapping.items(), key=lambda item: item[1]):
+            value = samples.get(name) or by_type.get(types.get(name)) or name.replace("_", " ").lower()
+            examples.append(template_rules.format_value(value, self.lang))
+        return examples
+
+    def _known_placeholder_names(self):
+        self.ensure_one()
+        Field = self.env["spoki.dynamic.field"]
+        if self.company_id:
+            Field = Field.with_company(self.company_id)
+        return Field._known_names()
+
+    def _parse_payload(self, payload):
+        payload = {str(key).strip().upper(): value for key, value in (payload or {}).items()}
+        typed = {
+            name: field.field_type
+            for name, field in self.env["spoki.dynamic.field"]._get_by_names(list(payload)).items()
+            if field.field_type in ("date", "datetime")
+        }
+        for name, field_type in typed.items():
+            if isinstance(payload[name], str) and payload[name].strip():
+                try:
+                    payload[name] = parse_typed(field_type, payload[name])
+                except ValueError:
+                    pass  # sent as given
+        return payload
+
+    def _rule_messages(self):
+        """Translated message of each template_rules error code (the rule is
+        named first)."""
+        _ = self.env._
+        return {
+            "body_empty": _("Message text: it is empty."),
+            "body_too_long": _(
+                "Maximum length: the message text is %(length)s characters long, WhatsApp allows at most "
+                "%(max)s (emoji count as 2 or more)."
+            ),
+            "too_many_spaces": _(
+                "Consecutive spaces: the message text contains %(count)s spaces in a row, at most %(max)s are allowed."
+            ),
+            "media_not_allowed": _(
+                "Text only: templates can't contain images; use a link button to point to an image on the web."
+            ),
+            "button_type": _("Button type: button %(index)s has an unknown type “%(type)s”."),
+            "button_text_empty": _("Button text: button %(index)s has no text."),
+            "button_text_too_long": _(
+                "Button text length: “%(text)s” (button %(index)s) is %(length)s characters long, at most "
+                "%(max)s are allowed."
+            ),
+            "button_emoji": _("No emoji in buttons: “%(text)s” (button %(index)s) contains an emoji."),
+            "button_count": _("Number of buttons (%(type)s): %(count)s, at most %(max)s are allowed."),
+            "button_order": _(
+                "Button order: quick reply buttons must be grouped together, before or after the link and call buttons."
+            ),
+            "url_invalid": _("Link button: “%(url)s” (button %(index)s) is not a valid http(s) link."),
+            "url_too_long": _(
+                "Link button: the link of button %(index)s is %(length)s characters long, at most %(max)s are allowed."
+            ),
+            "phone_invalid": _(
+                "Call button: “%(phone)s” (button %(index)s) is not a valid international phone number "
+                "(+ and country code)."
+            ),
+            "bad_placeholder": _(
+                "Dynamic field names: %(names)s are not valid, use capital letters, e.g. %(suggestions)s."
+            ),
+            "unknown_placeholders": _(
+                "Unknown dynamic fields: %(names)s. Create them in Contacts › Dynamic fields or use a built-in "
+                "one (%(builtins)s)."
+            ),
+            "missing_values": _("Missing values: no value for %(names)s."),
+        }
+
+    def _format_rule_errors(self, errors):
+        """One translated line per template_rules error."""
+        messages = self._rule_messages()
+        count_types = {
+            "total": self.env._("total"),
+            "url": self.env._("link"),
+            "phone": self.env._("call"),
+        }
+        lines = []
+        for error in errors:
+            params = {"builtins": ", ".join(f"%%{name}%%" for name in template_rules.BUILTINS)}
+            for key, value in error.params.items():
+                if key in ("names", "suggestions"):
+                    value = ", ".join(f"%%{name}%%" for name in value)
+                elif key == "type" and error.code == "button_count":
+                    value = count_types.get(value, value)
+                params[key] = value
+            message = messages.get(error.code)
+            try:
+                line = message % params if message else str(error)
+            except (KeyError, TypeError, ValueError):
+                line = str(error)
+            if "lang" in params:
+                lang_name = dict(self.env["res.lang"].get_installed()).get(params["lang"], params["lang"])
+                line = self.env._("Translation %(lang)s: %(error)s", lang=lang_name, error=line)
+            if line not in lines:
+                lines.append(line)
+        return "\n".join(lines)
