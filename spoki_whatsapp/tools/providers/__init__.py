@@ -11,6 +11,7 @@ from .base import (  # noqa: F401
     ProviderError,
     SendResult,
     StatusEvent,
+    TemplateSpec,
     TemplateStatus,
     TemporaryError,
     WhatsAppProvider,
@@ -30,3 +31,10 @@ def get_provider(kind, config=None, clock=None):
     except KeyError:
         raise ValueError(f"Unknown WhatsApp provider {kind!r}") from None
     return cls(config or {}, clock=clock)
+
+
+from .meta import MetaCloudProvider
+from .spoki import SpokiProvider
+
+register("meta", MetaCloudProvider)
+register("spoki", SpokiProvider)

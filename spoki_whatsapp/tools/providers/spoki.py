@@ -273,13 +273,21 @@ class SpokiProvider(WhatsAppProvider):
         return verify_signature(self.webhook_secret, raw_body, header_value, now=now)
 
     # -- messages -----------------------------------------------------------
-    def _template_id(self, template_name):
+    @classmethod
+    def clear_template_cache(cls):
+        with cls._cache_lock:
+            cls._template_cache.clear()
+
+    def _template_id(self, template_name, refresh=False):
+        """Numeric Spoki id of a template given by id or by name (cached)."""
         name = str(template_name or "").strip()
         if name.isdigit():
             return int(name)
         cache_key = (self.endpoint, self.api_key, name)
         with self._cache_lock:
-            if cache_key in self._template_cache:
+            if refresh:
+                self._template_cache.pop(cache_key, None)
+            elif cache_key in self._template_cache:
                 return self._template_cache[cache_key]
         body = self.http.get("templates/", params={"search": name})
         for item in _items(body, "templates"):
@@ -306,23 +314,36 @@ class SpokiProvider(WhatsAppProvider):
                     code="bad_response",
                 )
             message_id = f"idem:{idempotency_key}"
-        status = MESSAGE_STATUS_MAP.get(
-            str(_unwrap(body, "message").get("status") or "").lower(), "sent"
-        )
-        return SendResult(message_id, "sent" if status == "failed" else status)
+        # Later states (delivered / read / failed) come from polling or webhooks.
+        return SendResult(message_id, "sent")
 
     def send_template(self, to, template_name, language, params, idempotency_key):
         self._require_key()
+        template_id = self._template_id(template_name)
         payload = {
             "type": "Template",
             "phone": _e164(to),
-            "template": self._template_id(template_name),
+            "template": template_id,
             "language": language,
             "custom_fields": {
                 f"{self.param_prefix}{i}": str(v) for i, v in enumerate(params or [], 1)
             },
         }
-        return self._send(payload, idempotency_key)
+        try:
+            return self._send(payload, idempotency_key)
+        except PermanentError as exc:
+            if (
+                exc.code != "template_not_approved"
+                or str(template_name).strip().isdigit()
+            ):
+                raise
+            # The cached name → id may be stale (template re-created): the
+            # send was rejected, so looking the id up again and retrying is safe.
+            fresh_id = self._template_id(template_name, refresh=True)
+            if fresh_id == template_id:
+                raise
+            payload["template"] = fresh_id
+            return self._send(payload, idempotency_key)
 
     def send_text(self, to, body, idempotency_key):
         if not (body or "").strip():

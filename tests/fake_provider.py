@@ -1,0 +1,861 @@
+"""A local fake of the Meta WhatsApp Cloud API and of the Spoki REST API.
+
+Stdlib only (no pytest, no Odoo) so both the pytest suite and Odoo tests can
+use it: put ``<repo>/tests`` on ``sys.path`` and ``from fake_provider import
+FakeProvider``. It listens on 127.0.0.1 on a random port and speaks real HTTP,
+so the providers' whole stack (requests, timeouts, JSON, error mapping) runs.
+
+    with FakeProvider() as fake:
+        provider = get_provider("meta", fake.meta_config())
+        provider.send_template("+393331234567", "welcome", "it", ["Ada"], "k1")
+        assert fake.requests[-1].json["template"]["name"] == "welcome"
+
+Meta Cloud API routes (``/<version>/…``, auth ``Authorization: Bearer``):
+
+* ``POST /v21.0/<phone_number_id>/messages`` → ``{"messages": [{"id": "wamid.…"}]}``
+* ``POST /v21.0/<waba_id>/message_templates`` → ``{"id", "status": "PENDING", "category"}``
+* ``GET /v21.0/<template id>?fields=status,rejected_reason``
+* ``GET /v21.0/<phone_number_id>?fields=quality_rating,messaging_limit_tier,status,name_status``
+
+Spoki routes (``/api/1/…``, auth ``X-Spoki-Api-Key``):
+
+* ``POST /api/1/messages/send/`` (idempotent on the ``Idempotency-Key`` header
+  or ``metadata.idempotency_key``), ``GET /api/1/messages/?idempotency_key=``,
+  ``GET /api/1/messages/<id>/``
+* ``GET|POST /api/1/templates/``, ``POST /api/1/templates/<id>/submit/``,
+  ``GET /api/1/templates/<id>/``
+* ``GET /api/1/accounts/``, ``GET /api/1/accounts/<id>/``
+
+Programmable behaviour: :meth:`FakeProvider.fail_next`, ``latency``,
+:meth:`~FakeProvider.set_template_status`, :meth:`~FakeProvider.set_account`,
+:meth:`~FakeProvider.set_message_status`, :meth:`~FakeProvider.add_template`.
+Module-level helpers build realistic Meta webhook payloads and signatures.
+"""
+
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+API_VERSION = "v21.0"
+PHONE_NUMBER_ID = "106540352242922"
+WABA_ID = "102290129340398"
+META_TOKEN = "fake-meta-token"
+APP_SECRET = "fake-app-secret"
+SPOKI_API_KEY = "fake-spoki-key"
+
+META_ERROR_MESSAGES = {
+    4: "Application request limit reached",
+    100: "Invalid parameter",
+    131026: "Message undeliverable",
+    131030: "Recipient phone number not in allowed list",
+    131047: "Re-engagement message",
+    131048: "Spam rate limit hit",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    130429: "Rate limit hit",
+    132000: "Number of parameters does not match the expected number of params",
+    132001: "Template name does not exist in the translation",
+    132015: "Template is paused",
+    132016: "Template is disabled",
+    80007: "Rate limit issues",
+    190: "Invalid OAuth access token - Cannot parse access token",
+}
+_VERSION_RE = re.compile(r"^v\d+\.\d+$")
+_E164_RE = re.compile(r"^\+\d{8,15}$")
+
+
+class _Headers(dict):
+    """Header dict with case-insensitive lookups."""
+
+    def __init__(self, items):
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, key):
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key):
+        return super().__contains__(key.lower())
+
+    def get(self, key, default=None):
+        return super().get(key.lower(), default)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    json: object
+    at: float = field(default_factory=time.time)
+
+
+def _now_iso():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # don't wait for handlers still sleeping on stop()
+    allow_reuse_address = True
+    request_queue_size = 1024  # default 5 drops SYNs under concurrent load (1 s stalls)
+
+    def handle_error(self, request, client_address):
+        pass  # clients that timed out close the socket: not an error here
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers + body in 2 writes: avoid 40 ms delayed-ACK stalls
+    server_version = "FakeWhatsApp/1.0"
+
+    def log_message(self, format, *args):
+        pass
+
+    def _handle(self):
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        query = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(parts.query).items()}
+        status, payload = self.server.fake._dispatch(
+            self.command, parts.path, query, _Headers(self.headers.items()), body
+        )
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
+
+
+class FakeProvider:
+    """Fake Meta Cloud API + Spoki API server. Thread-safe.
+
+    ``check_auth`` (default True) answers 401 to a wrong token / API key.
+    ``latency`` (seconds) is slept before every request (benchmarks).
+    ``timeout_delay`` is how long a ``fail_next(status='timeout')`` request
+    sleeps (must exceed the client's timeout).
+    """
+
+    API_VERSION = API_VERSION
+    PHONE_NUMBER_ID = PHONE_NUMBER_ID
+    WABA_ID = WABA_ID
+    META_TOKEN = META_TOKEN
+    APP_SECRET = APP_SECRET
+    SPOKI_API_KEY = SPOKI_API_KEY
+
+    def __init__(self, host="127.0.0.1", port=0, latency=0.0, timeout_delay=2.0, check_auth=True):
+        self.host = host
+        self.port = port
+        self.latency = latency
+        self.timeout_delay = timeout_delay
+        self.check_auth = check_auth
+        self.meta_token = META_TOKEN
+        self.spoki_api_key = SPOKI_API_KEY
+        self._lock = threading.RLock()
+        self._server = None
+        self._thread = None
+        self.reset()
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self):
+        if self._server is not None:
+            return self
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.fake = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-whatsapp-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def url(self):
+        return f"http://{self.host}:{self.port}"
+
+    def meta_config(self, **overrides):
+        """Config dict for ``get_provider('meta', …)`` pointing here."""
+        config = {
+            "endpoint": self.url,
+            "api_version": self.API_VERSION,
+            "phone_number_id": self.PHONE_NUMBER_ID,
+            "waba_id": self.WABA_ID,
+            "access_token": self.meta_token,
+            "app_secret": self.APP_SECRET,
+            "timeout": 5,
+        }
+        config.update(overrides)
+        return config
+
+    def spoki_config(self, **overrides):
+        """Config dict for ``get_provider('spoki', …)`` pointing here."""
+        config = {
+            "endpoint": f"{self.url}/api/1",
+            "api_key": self.spoki_api_key,
+            "timeout": 5,
+        }
+        config.update(overrides)
+        return config
+
+    # -- state ----------------------------------------------------------------
+    def reset(self):
+        """Forget requests, messages, templates, failures; default account."""
+        with self._lock:
+            self._requests = []
+            self._failures = []
+            self._messages = {}  # provider message id → record
+            self._sent = {}  # Spoki idempotency key → message id
+            self._templates = {}  # template id (str) → record
+            self._ids = itertools.count(1)
+            self._counters = {
+                "requests": 0,
+                "failures": 0,
+                "meta_sends": 0,
+                "spoki_sends": 0,
+                "spoki_duplicates": 0,
+                "templates_submitted": 0,
+            }
+            self.account = {
+                "id": 1,
+                "name": "Fake account",
+                "phone": "+390212345678",
+                # Meta phone number fields
+                "quality_rating": "GREEN",
+                "messaging_limit_tier": "TIER_1K",
+                "status": "CONNECTED",
+                "name_status": "APPROVED",
+                # Spoki account fields
+                "quality_score": "GREEN",
+                "phone_status": "CONNECTED",
+                "daily_limit": 1000,
+                "current_credit": 25000,
+            }
+            self.known_meta_templates = None  # None = Meta accepts any name
+
+    @property
+    def requests(self):
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def sent(self):
+        """Spoki sends keyed by idempotency key → message record."""
+        with self._lock:
+            return {k: dict(self._messages[v]) for k, v in self._sent.items()}
+
+    @property
+    def messages(self):
+        with self._lock:
+            return {k: dict(v) for k, v in self._messages.items()}
+
+    @property
+    def templates(self):
+        with self._lock:
+            return {k: dict(v) for k, v in self._templates.items()}
+
+    @property
+    def counters(self):
+        with self._lock:
+            return dict(self._counters)
+
+    def requests_to(self, path_part, method=None):
+        return [r for r in self.requests if path_part in r.path and (method is None or r.method == method)]
+
+    def fail_next(self, n=1, status=500, message=None, path=None, delay=None, http_status=None):
+        """Make the next ``n`` requests (whose path contains ``path``, if
+        given) fail:
+
+        * ``status`` 400…599 → that HTTP status (Meta / Spoki error body);
+        * ``'timeout'`` → sleep ``delay`` (default ``timeout_delay``) and then
+          handle the request normally — the client gave up, yet the server
+          did the work (like a real slow provider);
+        * any other int → a Meta error code (``{"error": {"code": …}}``, HTTP
+          ``http_status`` default 400, 401 for 190); on Spoki paths a 400
+          ``{"detail", "code"}``.
+        """
+        spec = {
+            "status": status,
+            "message": message,
+            "path": path,
+            "delay": delay,
+            "http_status": http_status,
+        }
+        with self._lock:
+            self._failures.extend(dict(spec) for _ in range(n))
+
+    def set_template_status(self, template_id, status, reason=""):
+        with self._lock:
+            template = self._templates[str(template_id)]
+            template["status"] = status.upper()
+            template["reason"] = reason or ""
+
+    def add_template(
+        self,
+        name,
+        status="APPROVED",
+        provider="spoki",
+        language="it",
+        body="Hello {{1}}",
+    ):
+        """Pre-existing template (e.g. approved ones Spoki can send); returns its id."""
+        with self._lock:
+            template_id = self._new_template_id(provider)
+            self._templates[template_id] = {
+                "id": template_id,
+                "provider": provider,
+                "name": name,
+                "language": language,
+                "languages": [language],
+                "category": "MARKETING",
+                "status": status.upper(),
+                "reason": "",
+                "body": body,
+            }
+            return template_id
+
+    def set_account(self, **fields):
+        with self._lock:
+            self.account.update(fields)
+
+    def set_message_status(self, message_id, status, error_code="", error_message=""):
+        with self._lock:
+            record = self._messages[str(message_id)]
+            record.update(
+                status=status,
+                status_updated_at=_now_iso(),
+                error_code=error_code,
+                error_message=error_message,
+            )
+
+    # -- dispatch -------------------------------------------------------------
+    def _new_template_id(self, provider):
+        n = next(self._ids)
+        return str(9000000000 + n) if provider == "meta" else str(n)
+
+    def _take_failure(self, path):
+        with self._lock:
+            for index, spec in enumerate(self._failures):
+                if spec["path"] is None or spec["path"] in path:
+                    self._counters["failures"] += 1
+                    return self._failures.pop(index)
+        return None
+
+    def _dispatch(self, method, path, query, headers, body):
+        with self._lock:
+            self._requests.append(RecordedRequest(method, path, query, headers, body))
+            self._counters["requests"] += 1
+        if self.latency:
+            time.sleep(self.latency)
+        is_meta = bool(_VERSION_RE.match(path.strip("/").split("/")[0] if path.strip("/") else ""))
+        failure = self._take_failure(path)
+        if failure is not None:
+            status = failure["status"]
+            if status == "timeout":
+                time.sleep(failure["delay"] if failure["delay"] is not None else self.timeout_delay)
+            elif isinstance(status, int) and 400 <= status <= 599:
+                message = failure["message"] or f"Fake HTTP {status}"
+                if is_meta:
+                    return status, {
+                        "error": {
+                            "message": message,
+                            "type": "FakeError",
+                            "fbtrace_id": "FAKE",
+                        }
+                    }
+                return status, {"detail": message}
+            else:
+                code = int(status)
+                message = failure["message"] or META_ERROR_MESSAGES.get(code, "Fake Meta error")
+                if is_meta:
+                    return failure["http_status"] or (401 if code == 190 else 400), _meta_error(code, message)
+                return failure["http_status"] or 400, {
+                    "detail": message,
+                    "code": str(code),
+                }
+        try:
+            if is_meta:
+                return self._meta(method, path.strip("/").split("/"), query, headers, body)
+            if path.startswith("/api/1/"):
+                return self._spoki(
+                    method,
+                    path[len("/api/1/") :].strip("/").split("/"),
+                    query,
+                    headers,
+                    body,
+                )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return 400, {"detail": f"Malformed request: {exc!r}"}
+        return 404, {"detail": f"No route for {method} {path}"}
+
+    # -- Meta -----------------------------------------------------------------
+    def _meta(self, method, parts, query, headers, body):
+        if self.check_auth and headers.get("Authorization") != f"Bearer {self.meta_token}":
+            return 401, _meta_error(190, META_ERROR_MESSAGES[190], "OAuthException")
+        if method == "POST" and len(parts) == 3 and parts[2] == "messages":
+            if parts[1] != self.PHONE_NUMBER_ID:
+                return 400, _meta_error(
+                    100,
+                    f"Unsupported post request. Object with ID '{parts[1]}' does not exist",
+                )
+            return self._meta_send(body or {})
+        if method == "POST" and len(parts) == 3 and parts[2] == "message_templates":
+            if parts[1] != self.WABA_ID:
+                return 400, _meta_error(
+                    100,
+                    f"Unsupported post request. Object with ID '{parts[1]}' does not exist",
+                )
+            return self._meta_template(body or {})
+        if method == "GET" and len(parts) == 2:
+            object_id = parts[1]
+            fields = [f for f in (query.get("fields") or "").split(",") if f]
+            with self._lock:
+                template = self._templates.get(object_id)
+                if template is not None and template["provider"] == "meta":
+                    answer = {
+                        "id": object_id,
+                        "name": template["name"],
+                        "language": template["language"],
+                        "status": template["status"],
+                        "rejected_reason": template["reason"] or "NONE",
+                    }
+                elif object_id == self.PHONE_NUMBER_ID:
+                    answer = {
+                        "id": object_id,
+                        "display_phone_number": self.account["phone"],
+                        "verified_name": self.account["name"],
+                        **{
+                            k: self.account[k]
+                            for k in (
+                                "quality_rating",
+                                "messaging_limit_tier",
+                                "status",
+                                "name_status",
+                            )
+                        },
+                    }
+                else:
+                    return 400, _meta_error(
+                        100,
+                        f"Unsupported get request. Object with ID '{object_id}' does not exist",
+                    )
+            if fields:
+                answer = {k: v for k, v in answer.items() if k in fields or k == "id"}
+            return 200, answer
+        return 400, _meta_error(100, f"Unsupported {method.lower()} request")
+
+    def _meta_send(self, body):
+        to = str(body.get("to") or "")
+        mtype = body.get("type")
+        if body.get("messaging_product") != "whatsapp":
+            return 400, _meta_error(100, "The parameter messaging_product is required.")
+        if not to.isdigit() or not 8 <= len(to) <= 15:
+            return 400, _meta_error(100, "Invalid parameter", details="to: invalid phone number")
+        if mtype == "template":
+            template = body.get("template") or {}
+            if not template.get("name") or not (template.get("language") or {}).get("code"):
+                return 400, _meta_error(
+                    100,
+                    "Invalid parameter",
+                    details="template name and language are required",
+                )
+            known = self.known_meta_templates
+            if known is not None and template["name"] not in known:
+                return 404, _meta_error(132001, META_ERROR_MESSAGES[132001])
+        elif mtype == "text":
+            if not (body.get("text") or {}).get("body"):
+                return 400, _meta_error(100, "Invalid parameter", details="text.body is required")
+        else:
+            return 400, _meta_error(100, f"Unsupported message type {mtype!r}")
+        with self._lock:
+            n = next(self._ids)
+            message_id = f"wamid.HBgMFAKE{n:012d}"
+            self._messages[message_id] = {
+                "id": message_id,
+                "provider": "meta",
+                "to": to,
+                "type": mtype,
+                "payload": body,
+                "status": "sent",
+                "status_updated_at": _now_iso(),
+            }
+            self._counters["meta_sends"] += 1
+        answer = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": to}],
+            "messages": [{"id": message_id}],
+        }
+        if mtype == "template":
+            answer["messages"][0]["message_status"] = "accepted"
+        return 200, answer
+
+    def _meta_template(self, body):
+        name, language, category = (
+            body.get("name"),
+            body.get("language"),
+            body.get("category"),
+        )
+        components = body.get("components") or []
+        if not name or not language or not category:
+            return 400, _meta_error(
+                100,
+                "Invalid parameter",
+                details="name, language and category are required",
+            )
+        if not any(c.get("type") == "BODY" and c.get("text") for c in components):
+            return 400, _meta_error(100, "Invalid parameter", details="a BODY component is required")
+        with self._lock:
+            for template in self._templates.values():
+                if template["provider"] == "meta" and template["name"] == name and template["language"] == language:
+                    return 400, _meta_error(
+                        100,
+                        "Invalid parameter",
+                        details="Content in this language already exists",
+                    )
+            template_id = self._new_template_id("meta")
+            self._templates[template_id] = {
+                "id": template_id,
+                "provider": "meta",
+                "name": name,
+                "language": language,
+                "languages": [language],
+                "category": category,
+                "status": "PENDING",
+                "reason": "",
+                "body": next(c["text"] for c in components if c.get("type") == "BODY"),
+                "payload": body,
+            }
+            self._counters["templates_submitted"] += 1
+        return 200, {"id": template_id, "status": "PENDING", "category": category}
+
+    # -- Spoki ----------------------------------------------------------------
+    def _spoki(self, method, parts, query, headers, body):
+        if self.check_auth and headers.get("X-Spoki-Api-Key") != self.spoki_api_key:
+            return 401, {"detail": "Authentication credentials were not provided or are invalid."}
+        resource = parts[0] if parts else ""
+        if resource == "messages":
+            if method == "POST" and parts[1:] == ["send"]:
+                return self._spoki_send(headers, body or {})
+            if method == "GET" and len(parts) == 1:
+                key = query.get("idempotency_key")
+                with self._lock:
+                    items = [
+                        self._spoki_message_view(m)
+                        for m in self._messages.values()
+                        if m["provider"] == "spoki" and (key is None or m.get("idempotency_key") == key)
+                    ]
+                return 200, {"messages": items}
+            if method == "GET" and len(parts) == 2:
+                with self._lock:
+                    message = self._messages.get(parts[1])
+                    if message is None or message["provider"] != "spoki":
+                        return 404, {"detail": "Not found."}
+                    return 200, self._spoki_message_view(message)
+        if resource == "templates":
+            return self._spoki_templates(method, parts, query, body or {})
+        if resource == "accounts" and method == "GET":
+            with self._lock:
+                view = self._spoki_account_view()
+            if len(parts) == 1:
+                return 200, {"accounts": [view]}
+            if parts[1] == str(view["id"]):
+                return 200, view
+            return 404, {"detail": "Not found."}
+        return 404, {"detail": "Not found."}
+
+    def _spoki_send(self, headers, body):
+        key = headers.get("Idempotency-Key") or (body.get("metadata") or {}).get("idempotency_key")
+        with self._lock:
+            if key and key in self._sent:
+                self._counters["spoki_duplicates"] += 1
+                return 200, self._spoki_message_view(self._messages[self._sent[key]])
+        phone = str(body.get("phone") or "")
+        if not _E164_RE.match(phone):
+            return 400, {"phone": ["Enter a valid phone number."]}
+        mtype = body.get("type")
+        if mtype == "Template":
+            template_id = str(body.get("template") or "")
+            with self._lock:
+                template = self._templates.get(template_id)
+            if template is None or template["provider"] != "spoki":
+                return 400, {"template": [f'Invalid pk "{template_id}" - object does not exist.']}
+            if template["status"] != "APPROVED":
+                return 400, {"template": ["The template is not approved."]}
+        elif mtype == "Message":
+            if body.get("content_type") != "Text" or not body.get("text"):
+                return 400, {"text": ["This field is required."]}
+        else:
+            return 400, {"type": [f'"{mtype}" is not a valid choice.']}
+        with self._lock:
+            if key and key in self._sent:  # lost a race with the same key
+                self._counters["spoki_duplicates"] += 1
+                return 200, self._spoki_message_view(self._messages[self._sent[key]])
+            message_id = str(next(self._ids))
+            self._messages[message_id] = {
+                "id": message_id,
+                "provider": "spoki",
+                "phone": phone,
+                "type": mtype,
+                "payload": body,
+                "idempotency_key": key,
+                "status": "sent",
+                "status_updated_at": _now_iso(),
+                "error_code": "",
+                "error_message": "",
+            }
+            if key:
+                self._sent[key] = message_id
+            self._counters["spoki_sends"] += 1
+            return 201, self._spoki_message_view(self._messages[message_id])
+
+    @staticmethod
+    def _spoki_message_view(message):
+        return {
+            "id": int(message["id"]),
+            "phone": message["phone"],
+            "type": message["type"],
+            "status": message["status"],
+            "status_updated_at": message["status_updated_at"],
+            "error_code": message.get("error_code") or "",
+            "error_message": message.get("error_message") or "",
+            "metadata": (message["payload"] or {}).get("metadata") or {},
+        }
+
+    def _spoki_template_view(self, template):
+        return {
+            "id": int(template["id"]),
+            "name": template["name"],
+            "category": template["category"],
+            "subcategory": "CLASSIC",
+            "is_approved": template["status"] == "APPROVED",
+            "templatelocalization_set": [
+                {
+                    "language": language,
+                    "status": template["status"],
+                    "rejection_reason": template["reason"] if template["status"] == "REJECTED" else None,
+                }
+                for language in template["languages"]
+            ],
+        }
+
+    def _spoki_templates(self, method, parts, query, body):
+        with self._lock:
+            if len(parts) == 1 and method == "GET":
+                search = (query.get("search") or "").lower()
+                items = [
+                    self._spoki_template_view(t)
+                    for t in self._templates.values()
+                    if t["provider"] == "spoki" and search in t["name"].lower()
+                ]
+                return 200, {"templates": items}
+            if len(parts) == 1 and method == "POST":
+                localizations = body.get("templatelocalization_set") or []
+                if not body.get("name") or not localizations:
+                    return 400, {"templatelocalization_set": ["This field is required."]}
+                for loc in localizations:
+                    if not (loc.get("body_template_component") or {}).get("text"):
+                        return 400, {"body_template_component": ["This field is required."]}
+                template_id = self._new_template_id("spoki")
+                self._templates[template_id] = {
+                    "id": template_id,
+                    "provider": "spoki",
+                    "name": body["name"],
+                    "language": localizations[0].get("language"),
+                    "languages": [loc.get("language") for loc in localizations],
+                    "category": body.get("category") or "MARKETING",
+                    "status": "DRAFT",
+                    "reason": "",
+                    "body": localizations[0]["body_template_component"]["text"],
+                    "payload": body,
+                }
+                return 201, self._spoki_template_view(self._templates[template_id])
+            template = self._templates.get(parts[1]) if len(parts) > 1 else None
+            if template is None or template["provider"] != "spoki":
+                return 404, {"detail": "Not found."}
+            if len(parts) == 3 and parts[2] == "submit" and method == "POST":
+                if template["status"] == "DRAFT":
+                    template["status"] = "PENDING"
+                    self._counters["templates_submitted"] += 1
+                return 200, self._spoki_template_view(template)
+            if len(parts) == 2 and method == "GET":
+                return 200, self._spoki_template_view(template)
+        return 404, {"detail": "Not found."}
+
+    def _spoki_account_view(self):
+        keys = (
+            "id",
+            "name",
+            "phone",
+            "quality_score",
+            "phone_status",
+            "daily_limit",
+            "current_credit",
+        )
+        return {k: self.account[k] for k in keys if k in self.account}
+
+
+def _meta_error(code, message, error_type="OAuthException", details=None):
+    error = {
+        "message": message,
+        "type": error_type,
+        "code": code,
+        "fbtrace_id": "AFakeTraceId",
+    }
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    return {"error": error}
+
+
+# -- Meta webhook builders (for webhook controller tests) ----------------------
+def meta_webhook(changes, waba_id=WABA_ID):
+    """Envelope: ``changes`` is a list of ``{"field", "value"}``."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba_id, "changes": changes}],
+    }
+
+
+def meta_messages_change(statuses=(), messages=(), contacts=(), phone_number_id=PHONE_NUMBER_ID):
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": "390212345678",
+            "phone_number_id": phone_number_id,
+        },
+    }
+    if contacts:
+        value["contacts"] = list(contacts)
+    if statuses:
+        value["statuses"] = list(statuses)
+    if messages:
+        value["messages"] = list(messages)
+    return {"field": "messages", "value": value}
+
+
+def meta_status(
+    message_id,
+    status,
+    timestamp,
+    recipient="393331234567",
+    error_code=None,
+    error_title="",
+):
+    item = {
+        "id": message_id,
+        "status": status,
+        "timestamp": str(int(timestamp)),
+        "recipient_id": recipient,
+    }
+    if status != "failed":
+        item["conversation"] = {
+            "id": "CONVERSATION_ID",
+            "origin": {"type": "marketing"},
+        }
+        item["pricing"] = {
+            "billable": True,
+            "pricing_model": "CBP",
+            "category": "marketing",
+        }
+    if error_code is not None:
+        item["errors"] = [
+            {
+                "code": error_code,
+                "title": error_title or META_ERROR_MESSAGES.get(error_code, "Error"),
+                "message": error_title or META_ERROR_MESSAGES.get(error_code, "Error"),
+                "error_data": {"details": error_title or "details"},
+            }
+        ]
+    return item
+
+
+def meta_contact(wa_id, name):
+    return {"profile": {"name": name}, "wa_id": wa_id}
+
+
+def meta_text_message(message_id, wa_id, body, timestamp):
+    return {
+        "from": wa_id,
+        "id": message_id,
+        "timestamp": str(int(timestamp)),
+        "type": "text",
+        "text": {"body": body},
+    }
+
+
+def meta_button_message(message_id, wa_id, text, timestamp, payload=None, context_id=None):
+    message = {
+        "from": wa_id,
+        "id": message_id,
+        "timestamp": str(int(timestamp)),
+        "type": "button",
+        "button": {"text": text, "payload": payload or text},
+    }
+    if context_id:
+        message["context"] = {"from": "390212345678", "id": context_id}
+    return message
+
+
+def meta_interactive_reply(message_id, wa_id, title, timestamp, reply_id="opt1"):
+    return {
+        "from": wa_id,
+        "id": message_id,
+        "timestamp": str(int(timestamp)),
+        "type": "interactive",
+        "interactive": {
+            "type": "button_reply",
+            "button_reply": {"id": reply_id, "title": title},
+        },
+    }
+
+
+def meta_template_change(template_id, event, name="welcome", language="it", reason="NONE"):
+    return {
+        "field": "message_template_status_update",
+        "value": {
+            "event": event,
+            "message_template_id": int(template_id),
+            "message_template_name": name,
+            "message_template_language": language,
+            "reason": reason,
+        },
+    }
+
+
+def meta_signature(app_secret, raw_body):
+    """Value of the ``X-Hub-Signature-256`` header Meta sends."""
+    if isinstance(raw_body, str):
+        raw_body = raw_body.encode()
+    return "sha256=" + hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
