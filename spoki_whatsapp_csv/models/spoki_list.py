@@ -1,0 +1,33 @@
+from odoo import models
+from odoo.tools import SQL
+
+
+class SpokiList(models.Model):
+    _inherit = "spoki.list"
+
+    def action_spoki_csv_import(self):
+        """Lists › New from CSV: Manage CSV with this list as the target."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("spoki_whatsapp_csv.spoki_csv_import_action")
+        action["context"] = {"default_list_mode": "existing", "default_list_id": self.id}
+        return action
+
+    def _spoki_csv_add_partner_ids(self, partner_ids):
+        """Add contacts by id with one INSERT … SELECT unnest … ON CONFLICT
+        DO NOTHING; returns how many were not in the list yet."""
+        self.ensure_one()
+        self.check_access("write")
+        if not partner_ids:
+            return 0
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO spoki_list_res_partner_rel (list_id, partner_id)
+                   SELECT %s, unnest(%s::int[])
+                   ON CONFLICT DO NOTHING""",
+                self.id,
+                list(partner_ids),
+            )
+        )
+        added = self.env.cr.rowcount
+        self._invalidate_membership()
+        return added

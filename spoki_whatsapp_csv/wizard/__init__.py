@@ -1,0 +1,5 @@
+from . import spoki_csv_import
+from . import spoki_csv_import_column
+from . import spoki_csv_import_issue
+from . import spoki_csv_import_mapping
+from . import spoki_csv_import_sheet
