@@ -29,6 +29,11 @@
         "views/spoki_list_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
+        "views/spoki_message_views.xml",
+        "views/spoki_conversation_views.xml",
+        "views/spoki_chat_views.xml",
+        "views/spoki_campaign_views.xml",
+        "views/res_partner_chat_views.xml",
         "views/spoki_whatsapp_menus.xml",
     ],
     "demo": [

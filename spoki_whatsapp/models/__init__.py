@@ -9,3 +9,10 @@ from . import res_partner
 from . import spoki_template
 from . import spoki_template_translation
 from . import spoki_template_button
+from . import spoki_conversation
+from . import spoki_campaign
+from . import spoki_message
+from . import spoki_account_send
+from . import spoki_campaign_value
+from . import spoki_chat
+from . import res_partner_chat

@@ -1,10 +1,20 @@
-from odoo import fields, models
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+SESSION = timedelta(hours=24)
 
 
 class SpokiConversation(models.Model):
     """A 24-hour session: opens at the first message exchanged with a number
     (either direction) when none is open; every message inside its window
-    links to it."""
+    links to it.
+
+    This is the reports' "conversazioni" (sessions of 24 h starting at the
+    first message exchanged). It is distinct from the *customer-service
+    window* that decides whether free text may be sent: that one is 24 h
+    after the customer's last incoming message and is computed from the
+    messages (``spoki.account._open_window_numbers``)."""
 
     _name = "spoki.conversation"
     _description = "WhatsApp conversation (24-hour session)"
@@ -19,3 +29,84 @@ class SpokiConversation(models.Model):
     end_at = fields.Datetime(required=True)
     opened_by = fields.Selection([("business", "Business"), ("customer", "Customer")], required=True)
     message_ids = fields.One2many("spoki.message", "conversation_id")
+    message_count = fields.Integer(compute="_compute_message_count")
+
+    def init(self):
+        from odoo.tools.sql import create_index
+
+        create_index(
+            self.env.cr, "spoki_conversation_account_phone_idx", self._table, ["account_id", "wa_phone", "end_at"]
+        )
+
+    def _compute_message_count(self):
+        counts = {
+            conversation.id: count
+            for conversation, count in self.env["spoki.message"]._read_group(
+                [("conversation_id", "in", self.ids)], ["conversation_id"], ["__count"]
+            )
+        }
+        for conversation in self:
+            conversation.message_count = counts.get(conversation.id, 0)
+
+    def action_open_chat(self):
+        self.ensure_one()
+        chat = self.env["spoki.chat"]._get_or_create(self.account_id, self.wa_phone, self.partner_id)
+        return chat._action_open()
+
+    @api.model
+    def _link_messages(self, messages):
+        """Attach ``messages`` (sent or received, not linked yet) to the
+        conversation open at their date, opening new ones as needed; in bulk
+        (one search, one create, one update per call)."""
+        messages = messages.filtered(lambda m: not m.conversation_id and m.state not in ("queued", "sending", "failed"))
+        if not messages:
+            return self.browse()
+        messages = messages.sorted(lambda m: (m.message_date, m.id))
+        min_date = min(messages.mapped("message_date"))
+        existing = self.sudo().search(
+            [
+                ("account_id", "in", messages.account_id.ids),
+                ("wa_phone", "in", list(set(messages.mapped("wa_phone")))),
+                ("end_at", ">", min_date),
+            ],
+            order="start_at",
+        )
+        open_by_key = {}
+        for conversation in existing:
+            open_by_key.setdefault((conversation.account_id.id, conversation.wa_phone), []).append(
+                [conversation.start_at, conversation.end_at, conversation.id]
+            )
+        to_create, assignments = [], []
+        for message in messages:
+            key = (message.account_id.id, message.wa_phone)
+            when = message.message_date
+            slot = next((s for s in open_by_key.get(key, []) if s[0] <= when < s[1]), None)
+            if slot is None:
+                slot = [when, when + SESSION, None]
+                open_by_key.setdefault(key, []).append(slot)
+                to_create.append(
+                    (
+                        slot,
+                        {
+                            "account_id": message.account_id.id,
+                            "partner_id": message.partner_id.id,
+                            "wa_phone": message.wa_phone,
+                            "start_at": when,
+                            "end_at": when + SESSION,
+                            "opened_by": "customer" if message.direction == "incoming" else "business",
+                        },
+                    )
+                )
+            assignments.append((message, slot))
+        created = self.sudo().create([vals for _slot, vals in to_create])
+        for (slot, _vals), conversation in zip(to_create, created):
+            slot[2] = conversation.id
+        self.env.cr.execute_values(
+            """UPDATE spoki_message AS m SET conversation_id = v.cid
+                 FROM (VALUES %s) AS v(id, cid) WHERE m.id = v.id""",
+            [(message.id, slot[2]) for message, slot in assignments],
+            template="(%s::int, %s::int)",
+            page_size=1000,
+        )
+        self.env["spoki.message"].invalidate_model(["conversation_id"])
+        return created

@@ -5,3 +5,6 @@ from . import test_account
 from . import test_security
 from . import test_ui
 from . import test_template
+from . import test_message
+from . import test_message_retry
+from . import test_message_concurrency

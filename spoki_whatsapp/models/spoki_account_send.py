@@ -1,0 +1,248 @@
+"""Sending side of ``spoki.account``: the rolling 24-hour unique-user limit.
+
+The send queue (``spoki.message._process_queue``) is the only caller that
+*reserves* capacity; the tier tracking reuses the counting methods.
+
+Definitions (the guide's "Limiti dei messaggi", Meta's messaging limits):
+
+* a message **counts** for the limit when it is business-initiated: outgoing,
+  ``counts_for_limit`` set by the queue at send time (False for replies sent
+  while the customer-service window opened by the customer's last incoming
+  message is still open), in a state that reached or may have reached the
+  provider (``sending``, ``sent``, ``delivered``, ``read``; failed messages
+  never reached anybody);
+* the limit is on **unique numbers** in the rolling 24 hours ending now:
+  a number already counted in the window doesn't count again;
+* under the Meta policy the limit is shared by every account of the same
+  business portfolio (``portfolio``); under the guide's policy it is per
+  account (phone number).
+
+Race safety: ``_reserve_recipients`` must be called inside the transaction
+that then marks the chosen messages ``sending`` and commits; it takes a
+transaction-level advisory lock per limit group, so two workers (threads,
+cron workers or Odoo servers on the same database) reserve one after the
+other and the second one counts the first one's committed reservations. The
+queue runs that transaction in READ COMMITTED so the count after the lock
+sees them (Odoo's default REPEATABLE READ snapshot would predate the lock).
+"""
+
+from datetime import timedelta
+
+from odoo import models
+from odoo.tools import SQL
+
+#: Message states that count for the limit (reserved or reached the provider).
+COUNTED_STATES = ("sending", "sent", "delivered", "read")
+#: pg_advisory_xact_lock namespace of the limit groups (arbitrary int4).
+LOCK_NS_LIMIT = 537110
+WINDOW = timedelta(hours=24)
+
+
+class SpokiAccount(models.Model):
+    _inherit = "spoki.account"
+
+    # ------------------------------------------------------------
+    # LIMIT GROUP
+    # ------------------------------------------------------------
+
+    def _limit_group(self):
+        """Accounts sharing this account's messaging limit (itself included):
+        under the Meta policy the accounts of the same business portfolio,
+        otherwise the account alone."""
+        self.ensure_one()
+        if self.tier_policy == "meta" and self.portfolio:
+            return (
+                self.sudo()
+                .with_context(active_test=False)
+                .search([("tier_policy", "=", "meta"), ("portfolio", "=", self.portfolio)])
+            )
+        return self.sudo()
+
+    def _limit_group_ids(self):
+        return sorted(self._limit_group().ids)
+
+    def _limit_value(self):
+        """The enforced limit of the group (0 = unlimited). Accounts of one
+        portfolio normally agree; if they don't, the strictest wins."""
+        limits = [a.tier_limit for a in self._limit_group()]
+        finite = [limit for limit in limits if limit]
+        return min(finite) if finite else 0
+
+    # ------------------------------------------------------------
+    # COUNTERS (reused by the tier tracking)
+    # ------------------------------------------------------------
+
+    def _spoki_now(self):
+        return self.env["spoki.message"]._now()
+
+    def _limit_counted_where(self, date_from, date_to=None, account_ids=None):
+        """SQL condition on ``spoki_message m`` for business-initiated
+        messages of the group between the two dates."""
+        account_ids = account_ids or self._limit_group_ids()
+        condition = SQL(
+            """m.account_id = ANY(%s) AND m.counts_for_limit AND m.direction = 'outgoing'
+               AND m.state IN %s AND m.message_date > %s""",
+            account_ids,
+            COUNTED_STATES,
+            date_from,
+        )
+        if date_to:
+            condition = SQL("%s AND m.message_date <= %s", condition, date_to)
+        return condition
+
+    def _limit_unique_numbers(self, date_from, date_to=None, per_account=False):
+        """Unique numbers contacted (business-initiated) in ``]date_from,
+        date_to]``: over the limit group, or over this account only with
+        ``per_account``."""
+        self.ensure_one()
+        self.env["spoki.message"].flush_model()
+        account_ids = [self.id] if per_account else self._limit_group_ids()
+        self.env.cr.execute(
+            SQL(
+                "SELECT COUNT(DISTINCT m.wa_phone) FROM spoki_message m WHERE %s",
+                self._limit_counted_where(date_from, date_to, account_ids),
+            )
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _limit_unique_numbers_24h(self, now=None):
+        """Unique numbers counted against the limit in the rolling 24 hours
+        ending at ``now`` (the group's usage)."""
+        now = now or self._spoki_now()
+        return self._limit_unique_numbers(now - WINDOW, now)
+
+    def _limit_contacted_numbers(self, numbers, now=None):
+        """The subset of ``numbers`` already counted in the window (sending to
+        them again costs nothing)."""
+        self.ensure_one()
+        numbers = list(set(numbers))
+        if not numbers:
+            return set()
+        now = now or self._spoki_now()
+        self.env.cr.execute(
+            SQL(
+                "SELECT DISTINCT m.wa_phone FROM spoki_message m WHERE %s AND m.wa_phone = ANY(%s)",
+                self._limit_counted_where(now - WINDOW),
+                numbers,
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    def _limit_remaining(self, now=None):
+        """Unique numbers still allowed now; None when unlimited."""
+        self.ensure_one()
+        limit = self._limit_value()
+        if not limit:
+            return None
+        return max(limit - self._limit_unique_numbers_24h(now), 0)
+
+    def _limit_next_free_at(self, now=None):
+        """When the oldest counted number leaves the window (the earliest time
+        a blocked queue can move again), or None."""
+        self.ensure_one()
+        now = now or self._spoki_now()
+        self.env.cr.execute(
+            SQL(
+                """SELECT MIN(last) FROM (
+                       SELECT MAX(m.message_date) AS last FROM spoki_message m
+                        WHERE %s GROUP BY m.wa_phone) sub""",
+                self._limit_counted_where(now - WINDOW),
+            )
+        )
+        oldest = self.env.cr.fetchone()[0]
+        return oldest + WINDOW + timedelta(seconds=1) if oldest else None
+
+    def _open_window_numbers(self, numbers, now=None):
+        """{number: window end} for the numbers whose customer-service window
+        is open on this account (last incoming message less than 24 h ago)."""
+        self.ensure_one()
+        numbers = list(set(numbers))
+        if not numbers:
+            return {}
+        now = now or self._spoki_now()
+        self.env.cr.execute(
+            SQL(
+                """SELECT m.wa_phone, MAX(m.message_date) FROM spoki_message m
+                    WHERE m.account_id = %s AND m.direction = 'incoming'
+                      AND m.wa_phone = ANY(%s) AND m.message_date > %s AND m.message_date <= %s
+                 GROUP BY m.wa_phone""",
+                self.id,
+                numbers,
+                now - WINDOW,
+                now,
+            )
+        )
+        return {number: last + WINDOW for number, last in self.env.cr.fetchall()}
+
+    # ------------------------------------------------------------
+    # RESERVATION (send queue)
+    # ------------------------------------------------------------
+
+    def _lock_limit_group(self):
+        """Serialise reservations of the group until the end of the current
+        transaction."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL("SELECT pg_advisory_xact_lock(%s, %s)", LOCK_NS_LIMIT, self._limit_group_ids()[0])
+        )
+
+    def _reserve_recipients(self, numbers, now=None):
+        """Numbers (business-initiated) that may be sent to now, in the order
+        given: those already counted in the window, then new ones up to the
+        remaining capacity. Locks the limit group for the rest of the
+        transaction: the caller must mark the messages of the returned numbers
+        ``sending`` (``counts_for_limit`` = True, ``message_date`` = ``now``)
+        before committing. Returns ``(allowed: set, blocked: set)``."""
+        self.ensure_one()
+        now = now or self._spoki_now()
+        ordered = list(dict.fromkeys(numbers))
+        self._lock_limit_group()
+        limit = self._limit_value()
+        if not limit:
+            return set(ordered), set()
+        contacted = self._limit_contacted_numbers(ordered, now)
+        capacity = max(limit - self._limit_unique_numbers_24h(now), 0)
+        allowed = set()
+        for number in ordered:
+            if number in contacted:
+                allowed.add(number)
+            elif capacity > 0:
+                allowed.add(number)
+                capacity -= 1
+        return allowed, set(ordered) - allowed
+
+    # ------------------------------------------------------------
+    # PROVIDER
+    # ------------------------------------------------------------
+
+    def _provider_config(self):
+        """Adds the HTTP timeout of the real providers (config parameter
+        ``spoki_whatsapp.provider_timeout``, seconds, default 10)."""
+        config = super()._provider_config()
+        timeout = self.env["ir.config_parameter"].sudo().get_param("spoki_whatsapp.provider_timeout")
+        if timeout:
+            try:
+                config["timeout"] = float(timeout)
+            except ValueError:
+                pass
+        return config
+
+    # ------------------------------------------------------------
+    # HOOKS
+    # ------------------------------------------------------------
+
+    def _on_provider_errors(self, error_codes):
+        """Called by the send queue with the set of provider error codes one
+        batch got on this account (e.g. 'spam_rate_limited', 'rate_limited').
+        The quality guard overrides it to pause campaigns."""
+        return True
+
+    def _spoki_send_queue_cron(self):
+        return self.env.ref("spoki_whatsapp.ir_cron_spoki_message_send", raise_if_not_found=False)
+
+    def _spoki_trigger_send(self, at=None):
+        """Wake the send-queue job (now or at ``at``)."""
+        cron = self._spoki_send_queue_cron()
+        if cron:
+            cron.sudo()._trigger(at=at)
+

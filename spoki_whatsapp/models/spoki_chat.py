@@ -1,0 +1,263 @@
+from markupsafe import Markup, escape
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from .spoki_account_send import WINDOW
+
+TRANSCRIPT_LIMIT = 300
+
+TICK_STYLE = {
+    "queued": ("🕓", "#8696a0"),
+    "sending": ("🕓", "#8696a0"),
+    "sent": ("✓", "#8696a0"),
+    "delivered": ("✓✓", "#8696a0"),
+    "read": ("✓✓", "#34b7f1"),
+    "failed": ("⚠", "#d9534f"),
+}
+
+
+class SpokiChat(models.Model):
+    """The chat with one number on one WhatsApp account ("Go to chat").
+
+    Why a dedicated view and not Discuss: a WhatsApp chat is not an Odoo
+    discussion. Every message has a delivery state (the ticks), template
+    messages must show what the customer actually received, and the reply box
+    obeys WhatsApp's 24-hour rule (free text inside the customer-service
+    window, otherwise only approved templates). A Discuss channel per number
+    would need a parallel message store kept in sync with the ledger
+    (``spoki.message``, which reports and tier counters read), would invite
+    agents to use features WhatsApp can't carry (mentions, reactions,
+    attachments, editing) and would mix customer chats with internal
+    channels. This form reads the ledger directly: all messages with the
+    number in order, ticks, rendered templates, and a composer that only
+    offers what is allowed right now. The contact's chatter still gets every
+    message, so the CRM history stays in one place.
+    """
+
+    _name = "spoki.chat"
+    _description = "WhatsApp chat"
+    _order = "last_message_date desc, id desc"
+    _rec_name = "display_name"
+
+    account_id = fields.Many2one("spoki.account", "WhatsApp account", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    partner_id = fields.Many2one("res.partner", "Contact", ondelete="set null", index="btree_not_null")
+    wa_phone = fields.Char("Number", required=True, index=True)
+    last_message_date = fields.Datetime("Last message", readonly=True)
+    last_direction = fields.Selection(
+        [("outgoing", "Outgoing"), ("incoming", "Incoming")], readonly=True
+    )
+    needs_reply = fields.Boolean(
+        compute="_compute_needs_reply", store=True, help="The customer wrote last."
+    )
+    message_ids = fields.One2many("spoki.message", compute="_compute_messages", string="Messages")
+    transcript_html = fields.Html("Conversation", compute="_compute_messages", sanitize=False)
+    last_incoming_date = fields.Datetime(compute="_compute_window")
+    window_open = fields.Boolean("Window open", compute="_compute_window")
+    window_end = fields.Datetime("Window open until", compute="_compute_window")
+    opted_out = fields.Boolean(related="partner_id.wa_opt_out")
+    # composer (kept on the record between clicks; cleared after sending)
+    composer_body = fields.Text("Reply")
+    composer_template_id = fields.Many2one(
+        "spoki.template",
+        "Template",
+        domain="[('account_id', '=', account_id), ('state', '=', 'approved')]",
+    )
+    composer_preview = fields.Html("Preview", compute="_compute_composer_preview", sanitize=False)
+    composer_missing = fields.Char("Missing values", compute="_compute_composer_preview")
+
+    _sql_constraints = [
+        ("account_phone_uniq", "unique(account_id, wa_phone)", "There is already a chat with this number."),
+    ]
+
+    # ------------------------------------------------------------
+    # COMPUTE
+    # ------------------------------------------------------------
+
+    @api.depends("partner_id", "wa_phone")
+    def _compute_display_name(self):
+        for chat in self:
+            name = chat.partner_id.name
+            chat.display_name = f"{name} ({chat.wa_phone})" if name and name != chat.wa_phone else chat.wa_phone
+
+    @api.depends("last_direction")
+    def _compute_needs_reply(self):
+        for chat in self:
+            chat.needs_reply = chat.last_direction == "incoming"
+
+    def _compute_messages(self):
+        Message = self.env["spoki.message"]
+        for chat in self:
+            if not chat.id and not chat.wa_phone:
+                chat.message_ids = Message
+                chat.transcript_html = False
+                continue
+            messages = Message.search(
+                [("account_id", "=", chat.account_id.id), ("wa_phone", "=", chat.wa_phone)],
+                order="message_date desc, id desc",
+                limit=TRANSCRIPT_LIMIT,
+            )
+            chat.message_ids = messages.sorted(lambda m: (m.message_date, m.id))
+            chat.transcript_html = chat._render_transcript(messages)
+
+    def _compute_window(self):
+        now = self.env["spoki.message"]._now()
+        for chat in self:
+            ends = {}
+            if chat.account_id and chat.wa_phone:
+                ends = chat.account_id._open_window_numbers([chat.wa_phone], now)
+            end = ends.get(chat.wa_phone)
+            chat.window_open = bool(end)
+            chat.window_end = end or False
+            chat.last_incoming_date = end - WINDOW if end else False
+
+    @api.depends("composer_template_id", "partner_id")
+    def _compute_composer_preview(self):
+        for chat in self:
+            template = chat.composer_template_id
+            if not template or not chat.partner_id:
+                chat.composer_preview = False
+                chat.composer_missing = False
+                continue
+            rendered = template._render_for_partner(chat.partner_id)
+            chat.composer_preview = chat._bubble(rendered["body"], outgoing=True)
+            chat.composer_missing = ", ".join(rendered["missing"]) or False
+
+    # ------------------------------------------------------------
+    # RENDERING
+    # ------------------------------------------------------------
+
+    def _bubble(self, body, outgoing, meta=None, header=None):
+        meta = meta or Markup("")
+        header = header or Markup("")
+        align = "flex-end" if outgoing else "flex-start"
+        color = "#d9fdd3" if outgoing else "#ffffff"
+        text = Markup("<br/>").join(escape(body or "").split("\n"))
+        return Markup(
+            '<div style="display:flex;justify-content:%s;margin:4px 0;">'
+            '<div style="max-width:75%%;background:%s;border-radius:8px;padding:6px 9px;'
+            'box-shadow:0 1px 0.5px rgba(11,20,26,.13);color:#111b21;">%s'
+            '<div style="white-space:pre-wrap;word-wrap:break-word;">%s</div>%s</div></div>'
+        ) % (align, color, header, text, meta)
+
+    def _render_transcript(self, messages):
+        """WhatsApp-like bubbles, newest at the bottom (the container scrolls
+        from the bottom: column-reverse with the newest first)."""
+        self.ensure_one()
+        if not messages:
+            return Markup('<p class="text-muted">%s</p>') % self.env._("No messages yet.")
+        parts = []
+        for message in messages:  # newest first
+            outgoing = message.direction == "outgoing"
+            when = fields.Datetime.context_timestamp(self, message.message_date)
+            tick, color = TICK_STYLE.get(message.state, ("", "#8696a0"))
+            title = message.error_message or dict(message._fields["state"]._description_selection(self.env)).get(
+                message.state, ""
+            )
+            meta = Markup(
+                '<div style="text-align:right;font-size:11px;color:#667781;margin-top:2px;">%s'
+                ' <span title="%s" style="color:%s;font-weight:bold;">%s</span></div>'
+            ) % (when.strftime("%d/%m %H:%M"), title, color, tick if outgoing else "")
+            header = Markup("")
+            if message.kind == "template" and message.template_id:
+                header = Markup('<div style="font-size:11px;color:#667781;">📄 %s</div>') % message.template_id.name
+            elif outgoing and message.user_id:
+                header = Markup('<div style="font-size:11px;color:#667781;">%s</div>') % message.user_id.name
+            if message.state == "failed" and message.error_message:
+                meta += Markup('<div style="font-size:11px;color:#d9534f;">%s</div>') % message.error_message
+            parts.append(self._bubble(message.body, outgoing, meta, header))
+        return Markup(
+            '<div class="o_spoki_chat_transcript" style="display:flex;flex-direction:column-reverse;'
+            'max-height:60vh;overflow-y:auto;background:#efeae2;padding:10px;border-radius:6px;">%s</div>'
+        ) % Markup("").join(parts)
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_send_text(self):
+        self.ensure_one()
+        self._check_can_send()
+        message = self.env["spoki.message"]._enqueue_text(
+            self.account_id, self.wa_phone, self.composer_body or "", partner=self.partner_id
+        )
+        self.composer_body = False
+        self._touch(message)
+        return True
+
+    def action_send_template(self):
+        self.ensure_one()
+        self._check_can_send()
+        if not self.composer_template_id:
+            raise UserError(self.env._("Choose an approved template."))
+        if not self.partner_id:
+            raise UserError(self.env._("Link the chat to a contact first: templates are rendered with its values."))
+        message = self.env["spoki.message"]._enqueue_template(
+            self.account_id, self.composer_template_id, self.partner_id, number=self.wa_phone
+        )
+        self.composer_template_id = False
+        self._touch(message)
+        return True
+
+    def action_refresh(self):
+        return True
+
+    def action_open_partner(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "res.partner",
+            "res_id": self.partner_id.id,
+            "view_mode": "form",
+        }
+
+    def _check_can_send(self):
+        if self.partner_id.wa_opt_out:
+            raise UserError(
+                self.env._("%(name)s opted out of WhatsApp messages: nothing can be sent.", name=self.partner_id.name)
+            )
+
+    def _action_open(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("WhatsApp chat"),
+            "res_model": "spoki.chat",
+            "res_id": self.id,
+            "view_mode": "form",
+            "views": [(self.env.ref("spoki_whatsapp.spoki_chat_view_form").id, "form")],
+            "target": "current",
+        }
+
+    # ------------------------------------------------------------
+    # PRIVATE
+    # ------------------------------------------------------------
+
+    @api.model
+    def _default_account_for(self, number, company=None):
+        """Account of the last message exchanged with ``number``, else the
+        first account of the contact's (or current) company."""
+        last = self.env["spoki.message"].search([("wa_phone", "=", number)], order="message_date desc", limit=1)
+        if last:
+            return last.account_id
+        Account = self.env["spoki.account"]
+        company = company or self.env.company
+        return Account.search([("company_id", "=", company.id)], limit=1) or Account.search([], limit=1)
+
+    @api.model
+    def _get_or_create(self, account, number, partner=None):
+        chat = self.sudo().search([("account_id", "=", account.id), ("wa_phone", "=", number)], limit=1)
+        if not chat:
+            chat = self.sudo().create(
+                {"account_id": account.id, "wa_phone": number, "partner_id": partner.id if partner else False}
+            )
+        elif partner and not chat.partner_id:
+            chat.partner_id = partner
+        return chat.with_env(self.env)
+
+    def _touch(self, message):
+        """Record the last activity (chat list order, "needs reply")."""
+        for chat in self.sudo():
+            if not chat.last_message_date or message.message_date >= chat.last_message_date:
+                chat.write({"last_message_date": message.message_date, "last_direction": message.direction})
