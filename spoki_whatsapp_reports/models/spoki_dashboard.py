@@ -31,23 +31,32 @@ _UNIQUE_USERS_SQL = """
 """
 
 # The chart: buckets in local time (zeros included), inbound vs outbound
-# messages exchanged (same definition as the monthly report's).
+# messages exchanged (same definition as the monthly report's). The messages
+# are first counted per UTC slot of 15 minutes (1 minute for the minute chart)
+# and only the slots are converted to local time: every timezone in use today
+# is offset from UTC by a multiple of 15 minutes, so a slot never straddles a
+# local hour/day boundary, and the conversion runs once per slot, not per row.
 _CHART_SQL = """
     WITH buckets AS (
         SELECT generate_series(
                    date_trunc(%(period)s, %(first_local)s::timestamp),
                    date_trunc(%(period)s, %(last_local)s::timestamp),
                    %(step)s::interval) AS bucket
-    ), counts AS (
-        SELECT date_trunc(%(period)s, m.message_date AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s) AS bucket,
+    ), slots AS (
+        SELECT date_bin(%(slot)s::interval, m.message_date, TIMESTAMP '2000-01-01') AS slot,
                COUNT(*) FILTER (WHERE m.direction = 'incoming') AS incoming,
                COUNT(*) FILTER (WHERE m.direction = 'outgoing' AND m.state IN %(sent_states)s) AS outgoing
           FROM spoki_message m
          WHERE m.account_id = %(account_id)s
            AND m.message_date >= %(start)s AND m.message_date < %(stop)s
          GROUP BY 1
+    ), counts AS (
+        SELECT date_trunc(%(period)s, slot AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s) AS bucket,
+               SUM(incoming) AS incoming, SUM(outgoing) AS outgoing
+          FROM slots
+         GROUP BY 1
     )
-    SELECT b.bucket, COALESCE(c.incoming, 0), COALESCE(c.outgoing, 0)
+    SELECT b.bucket, COALESCE(c.incoming, 0)::int, COALESCE(c.outgoing, 0)::int
       FROM buckets b
       LEFT JOIN counts c ON c.bucket = b.bucket
      ORDER BY b.bucket
@@ -413,6 +422,7 @@ class SpokiDashboard(models.AbstractModel):
             {
                 "period": period,
                 "step": periods.PERIOD_STEP[period],
+                "slot": "1 minute" if period == "minute" else "15 minutes",
                 "first_local": date_from,
                 "last_local": periods.to_local(stop, tz) - timedelta(microseconds=1),
                 "tz": tz,
@@ -468,7 +478,8 @@ class SpokiDashboard(models.AbstractModel):
         incoming when g % 4 = 0 (a customer reply), a free text when g % 4 = 1
         (an answer inside the window), a template otherwise (business-initiated,
         counting for the limit); outgoing states cycle through
-        read/delivered/sent/failed. For demo data and benchmarks only."""
+        read/delivered/sent/failed. Rows are inserted in date order, as a
+        ledger grows. For demo data and benchmarks only."""
         now = now or fields.Datetime.now()
         span = max(1, int(days * 86400))
         self.env.flush_all()
@@ -503,7 +514,7 @@ class SpokiDashboard(models.AbstractModel):
                    CASE WHEN s.state = 'received' THEN s.at END,
                    %(uid)s, %(now)s, %(uid)s, %(now)s {extra_values}
               FROM (
-                    SELECT %(prefix)s || lpad(((g * 7919) %% %(numbers)s)::text, 7, '0') AS phone,
+                    SELECT %(prefix)s || lpad(((g::bigint * 7919) %% %(numbers)s)::text, 7, '0') AS phone,
                            CASE WHEN g %% 4 = 0 THEN 'incoming' ELSE 'outgoing' END AS direction,
                            CASE WHEN g %% 4 IN (0, 1) THEN 'text' ELSE 'template' END AS kind,
                            CASE WHEN g %% 4 = 0 THEN 'received'
@@ -514,6 +525,7 @@ class SpokiDashboard(models.AbstractModel):
                            %(now)s::timestamp - make_interval(secs => ((g::bigint * 2654435761) %% %(span)s)::double precision) AS at
                       FROM generate_series(1, %(count)s) AS g
                    ) s
+             ORDER BY s.at
             """,
             params,
         )
@@ -522,7 +534,7 @@ class SpokiDashboard(models.AbstractModel):
             INSERT INTO spoki_conversation (account_id, company_id, wa_phone, start_at, end_at, opened_by,
                                             create_uid, create_date, write_uid, write_date)
             SELECT %(account_id)s, %(company_id)s,
-                   %(prefix)s || lpad(((g * 7919) %% %(numbers)s)::text, 7, '0'),
+                   %(prefix)s || lpad(((g::bigint * 7919) %% %(numbers)s)::text, 7, '0'),
                    s.at, s.at + interval '24 hours',
                    CASE WHEN g %% 3 = 0 THEN 'customer' ELSE 'business' END,
                    %(uid)s, %(now)s, %(uid)s, %(now)s
