@@ -39,6 +39,7 @@
     "demo": [
         "demo/spoki_whatsapp_demo.xml",
         "demo/spoki_template_demo.xml",
+        "demo/spoki_messaging_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

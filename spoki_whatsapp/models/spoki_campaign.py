@@ -399,6 +399,7 @@ class SpokiCampaign(models.Model):
         Message = self.env["spoki.message"]
         auto_commit = Message._auto_commit_default() if auto_commit is None else auto_commit
         while True:
+            self.env.flush_all()
             Message._begin_read_committed(auto_commit)
             self.env.cr.execute(
                 SQL(

@@ -524,6 +524,7 @@ class SpokiMessage(models.Model):
         handled (sent to dispatch or failed by a rule), and when the tier
         limit frees up if it blocked the whole batch."""
         cr = self.env.cr
+        self.env.flush_all()
         self._begin_read_committed(auto_commit)
         now = self._now()
         account._lock_limit_group()

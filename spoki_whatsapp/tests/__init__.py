@@ -8,3 +8,5 @@ from . import test_template
 from . import test_message
 from . import test_message_retry
 from . import test_message_concurrency
+from . import test_campaign
+from . import test_webhook

@@ -1,0 +1,141 @@
+import json
+import time
+
+from odoo.tests import HttpCase, tagged
+
+from .common import SpokiCommon
+
+try:  # the repository's tests/ folder is put on sys.path by common.py
+    import fake_provider as fp
+except ImportError:  # pragma: no cover - addon installed without the repository
+    fp = None
+
+SECRET = "test-app-secret"
+
+
+@tagged("post_install", "-at_install")
+class TestWebhook(HttpCase, SpokiCommon):
+    """``/spoki/webhook/<account id>``: Meta's handshake, the
+    X-Hub-Signature-256 check, statuses and incoming messages."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if fp is None:
+            cls.skipTest(cls, "tests/fake_provider.py not available")
+        cls.account.write({"meta_app_secret": SECRET, "webhook_verify_token": "verify-me"})
+        cls.url = f"/spoki/webhook/{cls.account.id}"
+        cls.customer = cls.env["res.partner"].create({"name": "Webhook Customer", "mobile": "+393391112233"})
+        cls.sent = cls.env["spoki.message"].create(
+            {
+                "account_id": cls.account.id,
+                "partner_id": cls.customer.id,
+                "wa_phone": "+393391112233",
+                "kind": "text",
+                "body": "Hello",
+                "state": "sent",
+                "provider_message_id": "wamid.TEST1",
+                "sent_at": "2026-01-01 10:00:00",
+            }
+        )
+
+    def _post(self, payload, secret=SECRET, signature=None, url=None):
+        raw = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature is None and secret:
+            signature = fp.meta_signature(secret, raw)
+        if signature:
+            headers["X-Hub-Signature-256"] = signature
+        return self.opener.post(self.base_url() + (url or self.url), data=raw, headers=headers, timeout=20)
+
+    def _statuses(self, *items):
+        return fp.meta_webhook([fp.meta_messages_change(statuses=list(items))])
+
+    def test_handshake(self):
+        ok = self.url_open(f"{self.url}?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=12345")
+        self.assertEqual((ok.status_code, ok.text), (200, "12345"))
+        bad = self.url_open(f"{self.url}?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=12345")
+        self.assertEqual(bad.status_code, 403)
+        self.assertEqual(self.url_open("/spoki/webhook/999999?hub.mode=subscribe").status_code, 404)
+
+    def test_signature_rejected_changes_nothing(self):
+        payload = self._statuses(fp.meta_status("wamid.TEST1", "read", time.time()))
+        count = self.env["spoki.message"].search_count([])
+        for response in (
+            self._post(payload, secret=None),  # missing
+            self._post(payload, signature="sha256=" + "0" * 64),  # wrong
+            self._post(payload, secret="another-secret"),  # signed with another secret
+            self._post(payload, signature="md5=abc"),  # malformed
+        ):
+            self.assertEqual(response.status_code, 403)
+        self.sent.invalidate_recordset()
+        self.assertEqual(self.sent.state, "sent")
+        self.assertEqual(self.env["spoki.message"].search_count([]), count)
+
+    def test_account_without_secret_refuses(self):
+        self.account_b.meta_app_secret = False
+        payload = self._statuses(fp.meta_status("wamid.TEST1", "read", time.time()))
+        response = self._post(payload, url=f"/spoki/webhook/{self.account_b.id}")
+        self.assertEqual(response.status_code, 403)
+
+    def test_statuses_duplicate_and_out_of_order(self):
+        t0 = 1767261600  # 2026-01-01 10:00:00 UTC
+        read = self._statuses(fp.meta_status("wamid.TEST1", "read", t0 + 60))
+        self.assertEqual(self._post(read).status_code, 200)
+        self.sent.invalidate_recordset()
+        self.assertEqual(self.sent.state, "read")
+        delivered = self._statuses(fp.meta_status("wamid.TEST1", "delivered", t0 + 5),
+                                   fp.meta_status("wamid.UNKNOWN", "delivered", t0 + 5))
+        self.assertEqual(self._post(delivered).status_code, 200)
+        self.assertEqual(self._post(read).status_code, 200)  # the same event again
+        self.sent.invalidate_recordset()
+        self.assertEqual(self.sent.state, "read")
+        self.assertEqual(str(self.sent.read_at), "2026-01-01 10:01:00")
+        self.assertEqual(str(self.sent.delivered_at), "2026-01-01 10:01:00", "read implies delivered, first value kept")
+
+    def test_inbound_message_and_stop(self):
+        now = int(time.time())
+        payload = fp.meta_webhook(
+            [
+                fp.meta_messages_change(
+                    contacts=[fp.meta_contact("393391112233", "Webhook Customer")],
+                    messages=[fp.meta_text_message("wamid.IN1", "393391112233", "Hi, is my order ready?", now)],
+                )
+            ]
+        )
+        self.assertEqual(self._post(payload).status_code, 200)
+        self.assertEqual(self._post(payload).status_code, 200)  # Meta retries: stored once
+        incoming = self.env["spoki.message"].search([("provider_message_id", "=", "wamid.IN1")])
+        self.assertEqual(len(incoming), 1)
+        self.assertEqual((incoming.partner_id, incoming.state), (self.customer, "received"))
+        chat = self.env["spoki.chat"].search([("wa_phone", "=", "+393391112233")])
+        self.assertTrue(chat.window_open)
+        stop = fp.meta_webhook(
+            [fp.meta_messages_change(messages=[fp.meta_text_message("wamid.IN2", "393391112233", "STOP", now + 1)])]
+        )
+        self.assertEqual(self._post(stop).status_code, 200)
+        self.customer.invalidate_recordset()
+        self.assertTrue(self.customer.wa_opt_out)
+        later = fp.meta_webhook(
+            [fp.meta_messages_change(messages=[fp.meta_text_message("wamid.IN3", "393391112233", "hello", now + 2)])]
+        )
+        self.assertEqual(self._post(later).status_code, 200)
+        self.customer.invalidate_recordset()
+        self.assertTrue(self.customer.wa_opt_out, "never lifted by a later message")
+
+    def test_template_status_event(self):
+        template = self.env["spoki.template"].create(
+            {"name": "Webhook tpl", "account_id": self.account.id, "lang": "en_US", "body": "Hello there, welcome!"}
+        )
+        template.write({"state": "in_review", "external_id": "9000000042"})
+        payload = fp.meta_webhook([fp.meta_template_change("9000000042", "APPROVED")])
+        self.assertEqual(self._post(payload).status_code, 200)
+        template.invalidate_recordset()
+        self.assertEqual(template.state, "approved")
+
+    def test_bad_json(self):
+        raw = b"not json"
+        response = self.opener.post(
+            self.base_url() + self.url, data=raw, headers={"X-Hub-Signature-256": fp.meta_signature(SECRET, raw)}
+        )
+        self.assertEqual(response.status_code, 400)
