@@ -83,7 +83,8 @@ def drop_db(args):
     env = dict(os.environ, PGPASSWORD=args.db_password)
     subprocess.run(
         ["dropdb", "-h", args.db_host, "-p", args.db_port, "-U", args.db_user, "--if-exists", args.db],
-        check=True, env=env,
+        check=True,
+        env=env,
     )
 
 
@@ -106,8 +107,17 @@ def main():
         drop_db(args)
         print(f"Installing spoki_whatsapp_reports in {args.db} …", flush=True)
         start = time.perf_counter()
-        run_odoo(args, "-d", args.db, "-i", "spoki_whatsapp_reports", "--without-demo=all", "--stop-after-init",
-                 "--no-http", "--log-level=warn")
+        run_odoo(
+            args,
+            "-d",
+            args.db,
+            "-i",
+            "spoki_whatsapp_reports",
+            "--without-demo=all",
+            "--stop-after-init",
+            "--no-http",
+            "--log-level=warn",
+        )
         print(f"  installed in {time.perf_counter() - start:.0f} s")
 
     odoo.tools.config.parse_config([*odoo_args(args), "-d", args.db, "--log-level=warn"])
@@ -120,10 +130,12 @@ def main():
             account = Account.search([("name", "=", "Bench")], limit=1)
         else:
             company = env.ref("base.main_company")
-            account, noise = Account.create([
-                {"name": "Bench", "phone": "+390200000001", "company_id": company.id, "credit_balance": 100},
-                {"name": "Noise", "phone": "+390200000002", "company_id": company.id},
-            ])
+            account, noise = Account.create(
+                [
+                    {"name": "Bench", "phone": "+390200000001", "company_id": company.id, "credit_balance": 100},
+                    {"name": "Noise", "phone": "+390200000002", "company_id": company.id},
+                ]
+            )
             Dashboard = env["spoki.dashboard"]
             print(f"Inserting {args.messages:,} messages over {args.days:g} days …", flush=True)
             start = time.perf_counter()
@@ -156,13 +168,19 @@ def main():
             user_env.invalidate_all()
 
         data = Dashboard.get_dashboard_data(account.id)
-        print(f"\n{total:,} messages in the database; last month ({data['last_month']['label']}): "
-              f"{data['last_month']['figures'][2]['value']:,} exchanged; "
-              f"unique users 24 h / 7 days: {data['status']['unique_24h']:,} / {data['status']['unique_7d']:,}\n")
+        print(
+            f"\n{total:,} messages in the database; last month ({data['last_month']['label']}): "
+            f"{data['last_month']['figures'][2]['value']:,} exchanged; "
+            f"unique users 24 h / 7 days: {data['status']['unique_24h']:,} / {data['status']['unique_7d']:,}\n"
+        )
         rows = [("get_dashboard_data (whole dashboard)", timed(dashboard, args.runs))]
         for period in ("minute", "hour", "day", "month", "quarter", "year"):
-            rows.append((f"get_chart_data {period} (default range)",
-                         timed(lambda period=period: Dashboard.get_chart_data(account.id, period), args.runs)))
+            rows.append(
+                (
+                    f"get_chart_data {period} (default range)",
+                    timed(lambda period=period: Dashboard.get_chart_data(account.id, period), args.runs),
+                )
+            )
         rows.append(("monthly report, last month (create + daily rows)", timed(monthly_report, args.runs)))
         cr.rollback()
 

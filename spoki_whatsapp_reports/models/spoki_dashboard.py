@@ -107,6 +107,7 @@ class SpokiDashboard(models.AbstractModel):
             last_month=self._get_last_month(account, now),
             chart=self._chart_data(account, period, date_from, date_to, now),
             paused_campaigns=self._get_paused_campaigns(account),
+            tier_history=self._get_tier_history(account, now),
         )
         return data
 
@@ -231,9 +232,16 @@ class SpokiDashboard(models.AbstractModel):
         except (KeyError, ValueError):
             scope = "phone"
         if scope == "portfolio" and account.portfolio:
-            shared = self.env["spoki.account"].sudo().search(
-                [("portfolio", "=", account.portfolio), ("company_id", "=", account.company_id.id),
-                 ("tier_policy", "=", account.tier_policy)]
+            shared = (
+                self.env["spoki.account"]
+                .sudo()
+                .search(
+                    [
+                        ("portfolio", "=", account.portfolio),
+                        ("company_id", "=", account.company_id.id),
+                        ("tier_policy", "=", account.tier_policy),
+                    ]
+                )
             )
             return account | shared
         return account
@@ -266,9 +274,11 @@ class SpokiDashboard(models.AbstractModel):
         if "quality_guard_state" in account._fields and account.quality_guard_state == "tripped":
             status["quality_guard"] = {
                 "reason": self._selection_label(account, "quality_guard_reason")
-                if "quality_guard_reason" in account._fields else "",
+                if "quality_guard_reason" in account._fields
+                else "",
                 "at": format_datetime(self.env, account.quality_guard_at, tz=self._tz(), dt_format="short")
-                if account._fields.get("quality_guard_at") and account.quality_guard_at else "",
+                if account._fields.get("quality_guard_at") and account.quality_guard_at
+                else "",
             }
         return status
 
@@ -331,13 +341,18 @@ class SpokiDashboard(models.AbstractModel):
         if outlook.action == "promote":
             summary = _("Eligible for promotion to %(limit)s unique users / 24 h.", limit=fmt_limit(outlook.next_limit))
         elif outlook.action == "demote":
-            summary = _("The number may be moved down to %(limit)s unique users / 24 h.",
-                        limit=fmt_limit(policy.levels[outlook.new_level_index].limit))
+            summary = _(
+                "The number may be moved down to %(limit)s unique users / 24 h.",
+                limit=fmt_limit(policy.levels[outlook.new_level_index].limit),
+            )
         elif "top_level" in outlook.blocked_reasons:
             summary = reason_labels["top_level"]
         elif outlook.needed_7d:
-            summary = _("%(needed)s more unique users in 7 days are needed to reach %(limit)s / 24 h.",
-                        needed=formatLang(self.env, outlook.needed_7d, digits=0), limit=fmt_limit(outlook.next_limit))
+            summary = _(
+                "%(needed)s more unique users in 7 days are needed to reach %(limit)s / 24 h.",
+                needed=formatLang(self.env, outlook.needed_7d, digits=0),
+                limit=fmt_limit(outlook.next_limit),
+            )
         else:
             summary = _("Next tier: %(limit)s unique users / 24 h.", limit=fmt_limit(outlook.next_limit))
         return {
@@ -346,11 +361,14 @@ class SpokiDashboard(models.AbstractModel):
             "action": outlook.action,
             "summary": summary,
             "next_limit": outlook.next_limit,
-            "next_limit_display": fmt_limit(outlook.next_limit) if outlook.next_limit is not None or
-            outlook.action == "promote" or outlook.threshold_7d else "",
+            "next_limit_display": fmt_limit(outlook.next_limit)
+            if outlook.next_limit is not None or outlook.action == "promote" or outlook.threshold_7d
+            else "",
             "threshold_7d": outlook.threshold_7d,
             "needed_7d": outlook.needed_7d,
-            "earliest_promotion": fields.Datetime.to_string(outlook.earliest_promotion) if outlook.earliest_promotion else False,
+            "earliest_promotion": fields.Datetime.to_string(outlook.earliest_promotion)
+            if outlook.earliest_promotion
+            else False,
             "earliest_promotion_display": fmt_dt(outlook.earliest_promotion),
             "not_before_display": fmt_dt(outlook.not_before),
             "reasons": [reason_labels.get(code, code) for code in outlook.blocked_reasons if code != "top_level"],
@@ -377,6 +395,29 @@ class SpokiDashboard(models.AbstractModel):
         }
 
     @api.model
+    def _get_tier_history(self, account, now, days=30):
+        """The tier tracking's daily history (spoki.tier.history, when present)
+        of the last ``days`` days: peak unique users in 24 h, unique users in 7
+        days and the limit in force, for the dashboard's history chart."""
+        if "spoki.tier.history" not in self.env:
+            return False
+        History = self.env["spoki.tier.history"]
+        today = periods.local_today(now, self._tz())
+        rows = History.search_read(
+            [("account_id", "=", account.id), ("date", ">", today - timedelta(days=days)), ("date", "<=", today)],
+            ["date", "max_users_24h", "unique_users_7d", "tier_limit"],
+            order="date",
+        )
+        if not rows:
+            return False
+        return {
+            "labels": [fields.Date.to_string(row["date"]) for row in rows],
+            "peak_24h": [row["max_users_24h"] for row in rows],
+            "unique_7d": [row["unique_users_7d"] for row in rows],
+            "limit": [row["tier_limit"] or None for row in rows],
+        }
+
+    @api.model
     def _get_paused_campaigns(self, account):
         """Campaigns paused by the quality guard (when the messaging part has it)."""
         Campaign = self.env["spoki.campaign"]
@@ -388,8 +429,11 @@ class SpokiDashboard(models.AbstractModel):
         )
         labels = dict(field._description_selection(self.env)) if field.type == "selection" else {}
         return [
-            {"id": campaign.id, "name": campaign.display_name,
-             "reason": labels.get(campaign.pause_reason, campaign.pause_reason) or ""}
+            {
+                "id": campaign.id,
+                "name": campaign.display_name,
+                "reason": labels.get(campaign.pause_reason, campaign.pause_reason) or "",
+            }
             for campaign in campaigns
         ]
 
@@ -411,10 +455,14 @@ class SpokiDashboard(models.AbstractModel):
             raise UserError(_("The end of the range is before its start."))
         buckets = periods.bucket_count(period, date_from, date_to)
         if buckets > periods.MAX_BUCKETS:
-            raise UserError(_(
-                "%(count)s points are too many for one chart (at most %(max)s): choose a shorter range "
-                "or a longer period.", count=buckets, max=periods.MAX_BUCKETS,
-            ))
+            raise UserError(
+                _(
+                    "%(count)s points are too many for one chart (at most %(max)s): choose a shorter range "
+                    "or a longer period.",
+                    count=buckets,
+                    max=periods.MAX_BUCKETS,
+                )
+            )
         start, stop = periods.day_range_utc(date_from, date_to, tz)
         self.env["spoki.message"].flush_model(["account_id", "message_date", "direction", "state"])
         self.env.cr.execute(
@@ -455,16 +503,16 @@ class SpokiDashboard(models.AbstractModel):
             [fields.Datetime.to_datetime(bucket), incoming, outgoing, incoming + outgoing]
             for bucket, incoming, outgoing in zip(chart["buckets"], chart["incoming"], chart["outgoing"])
         ]
-        title = _("Messages by %(period)s", period=dict(
-            (option["key"], option["label"]) for option in self._period_options()
-        )[chart["period"]].lower())
+        title = _(
+            "Messages by %(period)s",
+            period=dict((option["key"], option["label"]) for option in self._period_options())[chart["period"]].lower(),
+        )
         return title, header, rows
 
     @api.model
     def _chart_filename(self, account, chart, extension):
         name = "".join(ch if ch.isalnum() else "_" for ch in (account.name or "whatsapp")).strip("_")
         return f"whatsapp_messages_{name}_{chart['period']}_{chart['date_from']}_{chart['date_to']}.{extension}"
-
 
     # ------------------------------------------------------------
     # SAMPLE DATA (demo data and bench/bench_reports.py)
@@ -522,7 +570,8 @@ class SpokiDashboard(models.AbstractModel):
                                 WHEN g %% 10 < 7 THEN 'delivered'
                                 WHEN g %% 10 < 9 THEN 'sent'
                                 ELSE 'failed' END AS state,
-                           %(now)s::timestamp - make_interval(secs => ((g::bigint * 2654435761) %% %(span)s)::double precision) AS at
+                           %(now)s::timestamp - make_interval(
+                               secs => ((g::bigint * 2654435761) %% %(span)s)::double precision) AS at
                       FROM generate_series(1, %(count)s) AS g
                    ) s
              ORDER BY s.at
@@ -554,4 +603,33 @@ class SpokiDashboard(models.AbstractModel):
         account = self.env.ref("spoki_whatsapp.demo_account_sandbox", raise_if_not_found=False)
         if account and not self.env["spoki.message"].search_count([("account_id", "=", account.id)], limit=1):
             self._generate_sample_history(account, 3000, days=100, numbers=400)
+            self._demo_tier_history(account)
         return True
+
+    @api.model
+    def _demo_tier_history(self, account, days=30):
+        """Demo data: the daily tier history of the last ``days`` days, counted
+        from the generated messages as the tier-tracking cron would have."""
+        History = self.env.get("spoki.tier.history")
+        if History is None or not hasattr(History, "_upsert"):
+            return
+        now = fields.Datetime.now()
+        rows = []
+        for back in range(days, -1, -1):
+            at = now - timedelta(days=back)
+            unique_24h, unique_7d, _scope_24h, _scope_7d, _source = self._counters(account, at)
+            rows.append(
+                {
+                    "account_id": account.id,
+                    "company_id": account.company_id.id,
+                    "date": at.date(),
+                    "tier_policy": account.tier_policy,
+                    "tier_level_id": account.tier_level_id.id,
+                    "tier_limit": account.tier_limit,
+                    "unique_users_24h": unique_24h,
+                    "unique_users_7d": unique_7d,
+                    "quality": account.quality,
+                    "phone_status": account.phone_status,
+                }
+            )
+        History._upsert(rows)

@@ -1,9 +1,10 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import ValidationError
 from odoo.tools.misc import format_date
+
+from odoo.addons.base.models.res_partner import _tz_get
 
 from ..tools import export, periods
 
@@ -65,9 +66,18 @@ _CONVERSATIONS_SQL = """
 
 
 MONTHS = [
-    ("1", "January"), ("2", "February"), ("3", "March"), ("4", "April"),
-    ("5", "May"), ("6", "June"), ("7", "July"), ("8", "August"),
-    ("9", "September"), ("10", "October"), ("11", "November"), ("12", "December"),
+    ("1", "January"),
+    ("2", "February"),
+    ("3", "March"),
+    ("4", "April"),
+    ("5", "May"),
+    ("6", "June"),
+    ("7", "July"),
+    ("8", "August"),
+    ("9", "September"),
+    ("10", "October"),
+    ("11", "November"),
+    ("12", "December"),
 ]
 
 
@@ -86,38 +96,49 @@ class SpokiMonthlyReport(models.Model):
 
     name = fields.Char(compute="_compute_name", store=True)
     account_id = fields.Many2one(
-        "spoki.account", "WhatsApp account", required=True, ondelete="cascade", index=True,
+        "spoki.account",
+        "WhatsApp account",
+        required=True,
+        ondelete="cascade",
+        index=True,
         default=lambda self: self.env["spoki.account"].search([], limit=1),
     )
     company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
     year = fields.Integer(required=True, default=lambda self: self._default_year_month()[0])
-    month = fields.Selection(
-        MONTHS, required=True, default=lambda self: str(self._default_year_month()[1])
-    )
+    month = fields.Selection(MONTHS, required=True, default=lambda self: str(self._default_year_month()[1]))
     tz = fields.Selection(
-        _tz_get, "Timezone", required=True,
+        _tz_get,
+        "Timezone",
+        required=True,
         default=lambda self: self.env.context.get("tz") or self.env.user.tz or "UTC",
         help="Days and months start at midnight in this timezone.",
     )
     date_from = fields.Date("From", compute="_compute_dates", store=True)
     date_to = fields.Date("To", compute="_compute_dates", store=True)
     computed_at = fields.Datetime("Computed on", readonly=True)
-    contact_count = fields.Integer("People contacted", readonly=True,
-                                   help="Unique phone numbers with which messages were exchanged.")
-    conversation_count = fields.Integer("Conversations", readonly=True,
-                                        help="24-hour sessions started in the month (first message exchanged "
-                                        "with a number when no session was open).")
-    message_count = fields.Integer("Messages exchanged", readonly=True,
-                                   help="Messages received plus messages sent (accepted by WhatsApp).")
+    contact_count = fields.Integer(
+        "People contacted", readonly=True, help="Unique phone numbers with which messages were exchanged."
+    )
+    conversation_count = fields.Integer(
+        "Conversations",
+        readonly=True,
+        help="24-hour sessions started in the month (first message exchanged with a number when no session was open).",
+    )
+    message_count = fields.Integer(
+        "Messages exchanged", readonly=True, help="Messages received plus messages sent (accepted by WhatsApp)."
+    )
     template_count = fields.Integer("Templates sent", readonly=True)
     text_count = fields.Integer("Free messages sent", readonly=True)
     received_count = fields.Integer("Messages received", readonly=True)
-    sent_count = fields.Integer("Sent", readonly=True,
-                                help="Outgoing messages accepted by WhatsApp (sent, delivered or read).")
-    delivered_count = fields.Integer("Delivered", readonly=True,
-                                     help="Outgoing messages delivered to the phone (delivered or read).")
+    sent_count = fields.Integer(
+        "Sent", readonly=True, help="Outgoing messages accepted by WhatsApp (sent, delivered or read)."
+    )
+    delivered_count = fields.Integer(
+        "Delivered", readonly=True, help="Outgoing messages delivered to the phone (delivered or read)."
+    )
     read_count = fields.Integer(
-        "Read", readonly=True,
+        "Read",
+        readonly=True,
         help="Only users who enabled read receipts on WhatsApp are counted: messages actually read are more.",
     )
     failed_count = fields.Integer("Failed", readonly=True)
@@ -193,11 +214,19 @@ class SpokiMonthlyReport(models.Model):
 
     def action_download_xlsx(self):
         self.ensure_one()
-        return {"type": "ir.actions.act_url", "url": f"/spoki_whatsapp_reports/monthly/{self.id}/xlsx", "target": "download"}
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/spoki_whatsapp_reports/monthly/{self.id}/xlsx",
+            "target": "download",
+        }
 
     def action_download_csv(self):
         self.ensure_one()
-        return {"type": "ir.actions.act_url", "url": f"/spoki_whatsapp_reports/monthly/{self.id}/csv", "target": "download"}
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/spoki_whatsapp_reports/monthly/{self.id}/csv",
+            "target": "download",
+        }
 
     def action_print_pdf(self):
         return self.env.ref("spoki_whatsapp_reports.spoki_monthly_report_action_pdf").report_action(self)

@@ -37,12 +37,14 @@ class SpokiMessageReport(models.Model):
     state = fields.Selection(MESSAGE_STATES, readonly=True)
     counts_for_limit = fields.Boolean("Counts for the messaging limit", readonly=True)
     message_count = fields.Integer("Messages", readonly=True, aggregator="sum")
-    exchanged_count = fields.Integer("Exchanged", readonly=True, aggregator="sum",
-                                     help="Received, or sent and accepted by WhatsApp.")
+    exchanged_count = fields.Integer(
+        "Exchanged", readonly=True, aggregator="sum", help="Received, or sent and accepted by WhatsApp."
+    )
     sent_count = fields.Integer("Sent", readonly=True, aggregator="sum")
     delivered_count = fields.Integer("Delivered", readonly=True, aggregator="sum")
-    read_count = fields.Integer("Read", readonly=True, aggregator="sum",
-                                help="Only users with read receipts enabled are counted.")
+    read_count = fields.Integer(
+        "Read", readonly=True, aggregator="sum", help="Only users with read receipts enabled are counted."
+    )
     failed_count = fields.Integer("Failed", readonly=True, aggregator="sum")
     received_count = fields.Integer("Received", readonly=True, aggregator="sum")
 
@@ -106,5 +108,6 @@ class SpokiMessageReport(models.Model):
             """
         )
         if not cr.fetchone():
-            tools.create_index(cr, "spoki_conversation_account_start_idx", "spoki_conversation",
-                               ["account_id", "start_at"])
+            tools.create_index(
+                cr, "spoki_conversation_account_start_idx", "spoki_conversation", ["account_id", "start_at"]
+            )

@@ -77,31 +77,35 @@ class SpokiReportsCommon(SpokiCommon):
         account B that must not count."""
         a, b = cls.account, cls.account_b
         p = "+39347000000"
-        cls.march_messages = cls._create_messages([
-            # 1..3: number 1 on 1 March from 00:00:00 local (still 28 Feb in UTC)
-            cls._msg(a, p + "1", rome(2025, 3, 1, 0, 0, 0), state="read"),
-            cls._msg(a, p + "1", rome(2025, 3, 1, 10, 0, 0), direction="incoming"),
-            cls._msg(a, p + "1", rome(2025, 3, 1, 10, 5, 0), kind="text", state="delivered"),
-            # 4, 5: 23:59:59 and 00:00:00 local land in different days
-            cls._msg(a, p + "2", rome(2025, 3, 10, 23, 59, 59), state="sent"),
-            cls._msg(a, p + "3", rome(2025, 3, 11, 0, 0, 0), state="delivered"),
-            # 6, 7: failed and queued: not exchanged
-            cls._msg(a, p + "4", rome(2025, 3, 15, 12, 0, 0), state="failed"),
-            cls._msg(a, p + "5", rome(2025, 3, 20, 9, 0, 0), state="queued"),
-            # 8, 9: last second of March in Rome (CEST, UTC+2)
-            cls._msg(a, p + "2", rome(2025, 3, 31, 23, 59, 59), kind="text", state="read"),
-            cls._msg(a, p + "6", rome(2025, 3, 31, 23, 59, 59), direction="incoming"),
-            # outside March (local time) or on another account
-            cls._msg(a, p + "7", rome(2025, 2, 28, 23, 59, 59), state="read"),
-            cls._msg(a, p + "8", rome(2025, 4, 1, 0, 0, 0), direction="incoming"),
-            cls._msg(b, "+34612000001", rome(2025, 3, 15, 12, 0, 0), state="read"),
-        ])
-        cls.march_conversations = cls.Conversation.create([
-            cls._conv(a, p + "1", rome(2025, 3, 1, 0, 0, 0)),
-            cls._conv(a, p + "2", rome(2025, 3, 10, 23, 59, 59)),
-            cls._conv(a, p + "3", rome(2025, 3, 11, 0, 0, 0)),
-            cls._conv(a, p + "6", rome(2025, 3, 31, 23, 59, 59), "customer"),
-            cls._conv(a, p + "7", rome(2025, 2, 28, 23, 59, 59)),
-            cls._conv(a, p + "8", rome(2025, 4, 1, 0, 0, 0), "customer"),
-            cls._conv(b, "+34612000001", rome(2025, 3, 15, 12, 0, 0)),
-        ])
+        cls.march_messages = cls._create_messages(
+            [
+                # 1..3: number 1 on 1 March from 00:00:00 local (still 28 Feb in UTC)
+                cls._msg(a, p + "1", rome(2025, 3, 1, 0, 0, 0), state="read"),
+                cls._msg(a, p + "1", rome(2025, 3, 1, 10, 0, 0), direction="incoming"),
+                cls._msg(a, p + "1", rome(2025, 3, 1, 10, 5, 0), kind="text", state="delivered"),
+                # 4, 5: 23:59:59 and 00:00:00 local land in different days
+                cls._msg(a, p + "2", rome(2025, 3, 10, 23, 59, 59), state="sent"),
+                cls._msg(a, p + "3", rome(2025, 3, 11, 0, 0, 0), state="delivered"),
+                # 6, 7: failed and queued: not exchanged
+                cls._msg(a, p + "4", rome(2025, 3, 15, 12, 0, 0), state="failed"),
+                cls._msg(a, p + "5", rome(2025, 3, 20, 9, 0, 0), state="queued"),
+                # 8, 9: last second of March in Rome (CEST, UTC+2)
+                cls._msg(a, p + "2", rome(2025, 3, 31, 23, 59, 59), kind="text", state="read"),
+                cls._msg(a, p + "6", rome(2025, 3, 31, 23, 59, 59), direction="incoming"),
+                # outside March (local time) or on another account
+                cls._msg(a, p + "7", rome(2025, 2, 28, 23, 59, 59), state="read"),
+                cls._msg(a, p + "8", rome(2025, 4, 1, 0, 0, 0), direction="incoming"),
+                cls._msg(b, "+34612000001", rome(2025, 3, 15, 12, 0, 0), state="read"),
+            ]
+        )
+        cls.march_conversations = cls.Conversation.create(
+            [
+                cls._conv(a, p + "1", rome(2025, 3, 1, 0, 0, 0)),
+                cls._conv(a, p + "2", rome(2025, 3, 10, 23, 59, 59)),
+                cls._conv(a, p + "3", rome(2025, 3, 11, 0, 0, 0)),
+                cls._conv(a, p + "6", rome(2025, 3, 31, 23, 59, 59), "customer"),
+                cls._conv(a, p + "7", rome(2025, 2, 28, 23, 59, 59)),
+                cls._conv(a, p + "8", rome(2025, 4, 1, 0, 0, 0), "customer"),
+                cls._conv(b, "+34612000001", rome(2025, 3, 15, 12, 0, 0)),
+            ]
+        )

@@ -37,8 +37,9 @@ class TestReportsAccess(SpokiReportsCommon):
         self.assertNotIn(self.account_b.id, ids)
 
     def test_dashboard_needs_whatsapp_group(self):
-        outsider = new_test_user(self.env, login="spoki_outsider", groups="base.group_user",
-                                 company_id=self.company_a.id)
+        outsider = new_test_user(
+            self.env, login="spoki_outsider", groups="base.group_user", company_id=self.company_a.id
+        )
         with self.assertRaises(AccessError):
             self.env["spoki.dashboard"].with_user(outsider).get_dashboard_data()
         with self.assertRaises(AccessError):
@@ -61,8 +62,9 @@ class TestReportsAccess(SpokiReportsCommon):
     def test_monthly_reports(self):
         Report = self.env["spoki.monthly.report"].with_user(self.agent_b)
         self.assertEqual(Report.search([]), self.report_b)
-        self.assertFalse(self.env["spoki.monthly.report.line"].with_user(self.agent_b).search(
-            [("report_id", "=", self.report_a.id)]))
+        self.assertFalse(
+            self.env["spoki.monthly.report.line"].with_user(self.agent_b).search([("report_id", "=", self.report_a.id)])
+        )
         with self.assertRaises(AccessError):
             Report.browse(self.report_a.id).read(["message_count"])
         with self.assertRaises(AccessError):
@@ -72,8 +74,10 @@ class TestReportsAccess(SpokiReportsCommon):
         with self.assertRaises(AccessError):
             Report.browse(self.report_a.id).action_refresh()
         # agents create and refresh their own company's reports, but don't delete them
-        own = self.env["spoki.monthly.report"].with_user(self.agent).create(
-            {"account_id": self.account.id, "year": 2025, "month": "3"}
+        own = (
+            self.env["spoki.monthly.report"]
+            .with_user(self.agent)
+            .create({"account_id": self.account.id, "year": 2025, "month": "3"})
         )
         own.action_refresh()
         self.assertEqual((own.message_count, len(own.line_ids)), (7, 31))

@@ -13,17 +13,19 @@ class TestMessagesChart(SpokiReportsCommon):
             {"name": "Chart", "phone": "+390200000099", "company_id": cls.company_a.id}
         )
         c, p = cls.account_c, "+39347555000"
-        cls._create_messages([
-            cls._msg(c, p + "1", rome(2024, 12, 31, 23, 59, 59), state="sent"),
-            cls._msg(c, p + "2", rome(2025, 1, 1, 0, 0, 0), direction="incoming"),
-            cls._msg(c, p + "3", rome(2025, 3, 10, 23, 59, 59), state="read"),
-            cls._msg(c, p + "4", rome(2025, 3, 11, 0, 0, 0), kind="text", state="delivered"),
-            cls._msg(c, p + "5", rome(2025, 3, 31, 23, 59, 59), direction="incoming"),
-            cls._msg(c, p + "6", rome(2025, 4, 1, 0, 0, 0), state="sent"),
-            # not exchanged: never in the chart
-            cls._msg(c, p + "7", rome(2025, 3, 10, 12, 0, 0), state="failed"),
-            cls._msg(c, p + "8", rome(2025, 3, 10, 12, 0, 0), state="queued"),
-        ])
+        cls._create_messages(
+            [
+                cls._msg(c, p + "1", rome(2024, 12, 31, 23, 59, 59), state="sent"),
+                cls._msg(c, p + "2", rome(2025, 1, 1, 0, 0, 0), direction="incoming"),
+                cls._msg(c, p + "3", rome(2025, 3, 10, 23, 59, 59), state="read"),
+                cls._msg(c, p + "4", rome(2025, 3, 11, 0, 0, 0), kind="text", state="delivered"),
+                cls._msg(c, p + "5", rome(2025, 3, 31, 23, 59, 59), direction="incoming"),
+                cls._msg(c, p + "6", rome(2025, 4, 1, 0, 0, 0), state="sent"),
+                # not exchanged: never in the chart
+                cls._msg(c, p + "7", rome(2025, 3, 10, 12, 0, 0), state="failed"),
+                cls._msg(c, p + "8", rome(2025, 3, 10, 12, 0, 0), state="queued"),
+            ]
+        )
         cls.Dashboard = cls.env["spoki.dashboard"].with_user(cls.manager)
 
     def _chart(self, period, date_from, date_to, dashboard=None):
@@ -85,13 +87,17 @@ class TestMessagesChart(SpokiReportsCommon):
         }
         for period, (date_from, date_to, count) in expected.items():
             chart = self._chart(period, False, False)
-            self.assertEqual((chart["date_from"], chart["date_to"], len(chart["labels"])), (date_from, date_to, count), period)
+            self.assertEqual(
+                (chart["date_from"], chart["date_to"], len(chart["labels"])), (date_from, date_to, count), period
+            )
 
     def test_chart_agrees_with_monthly_report(self):
         self._create_march_history()
         chart = self.Dashboard.get_chart_data(self.account.id, "day", "2025-03-01", "2025-03-31", now=NOW)
-        report = self.env["spoki.monthly.report"].with_user(self.manager).create(
-            {"account_id": self.account.id, "year": 2025, "month": "3", "tz": "Europe/Rome"}
+        report = (
+            self.env["spoki.monthly.report"]
+            .with_user(self.manager)
+            .create({"account_id": self.account.id, "year": 2025, "month": "3", "tz": "Europe/Rome"})
         )
         self.assertEqual(chart["total_incoming"] + chart["total_outgoing"], report.message_count)
         self.assertEqual(chart["total_incoming"], report.received_count)

@@ -16,8 +16,10 @@ class TestDownloads(SpokiReportsCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls._create_march_history()
-        cls.report = cls.env["spoki.monthly.report"].with_user(cls.manager).create(
-            {"account_id": cls.account.id, "year": 2025, "month": "3", "tz": "Europe/Rome"}
+        cls.report = (
+            cls.env["spoki.monthly.report"]
+            .with_user(cls.manager)
+            .create({"account_id": cls.account.id, "year": 2025, "month": "3", "tz": "Europe/Rome"})
         )
 
     def test_monthly_xlsx(self):
@@ -69,8 +71,10 @@ class TestDownloads(SpokiReportsCommon):
     def test_pdf(self):
         """In test mode Odoo renders the HTML of a qweb-pdf report (no
         wkhtmltopdf); the real PDF is rendered in test_ui (HttpCase)."""
-        content, report_format = self.env["ir.actions.report"].with_user(self.manager)._render_qweb_pdf(
-            "spoki_whatsapp_reports.spoki_monthly_report_action_pdf", self.report.ids
+        content, report_format = (
+            self.env["ir.actions.report"]
+            .with_user(self.manager)
+            ._render_qweb_pdf("spoki_whatsapp_reports.spoki_monthly_report_action_pdf", self.report.ids)
         )
         html = content.decode()
         self.assertEqual(report_format, "html")

@@ -18,8 +18,10 @@ class TestMonthlyReport(SpokiReportsCommon):
         cls._create_march_history()
 
     def _report(self, account=None, year=2025, month=3, tz="Europe/Rome", user=None):
-        return self.env["spoki.monthly.report"].with_user(user or self.manager).create(
-            {"account_id": (account or self.account).id, "year": year, "month": str(month), "tz": tz}
+        return (
+            self.env["spoki.monthly.report"]
+            .with_user(user or self.manager)
+            .create({"account_id": (account or self.account).id, "year": year, "month": str(month), "tz": tz})
         )
 
     def _figures(self, report):
@@ -153,7 +155,8 @@ class TestMonthlyReport(SpokiReportsCommon):
                         ),
                         "message_count": Message.search_count(exchanged),
                         "template_count": Message.search_count(
-                            out + [("kind", "=", "template"), ("state", "in", SENT_STATES)]),
+                            out + [("kind", "=", "template"), ("state", "in", SENT_STATES)]
+                        ),
                         "text_count": Message.search_count(out + [("kind", "=", "text"), ("state", "in", SENT_STATES)]),
                         "received_count": Message.search_count(base + [("direction", "=", "incoming")]),
                         "sent_count": Message.search_count(out + [("state", "in", SENT_STATES)]),

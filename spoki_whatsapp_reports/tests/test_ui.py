@@ -65,14 +65,14 @@ class TestDashboardUi(SpokiReportsCommon, HttpCase):
         cls._create_march_history()
         now = fields.Datetime.now()
         a = cls.account
-        cls._create_messages([
-            cls._msg(a, f"+39347777{i:04d}", now - timedelta(hours=2 + i % 3), state="delivered") for i in range(12)
-        ] + [
-            cls._msg(a, f"+39347888{i:04d}", now - timedelta(days=2, hours=i % 5), state="read") for i in range(5)
-        ])
+        cls._create_messages(
+            [cls._msg(a, f"+39347777{i:04d}", now - timedelta(hours=2 + i % 3), state="delivered") for i in range(12)]
+            + [cls._msg(a, f"+39347888{i:04d}", now - timedelta(days=2, hours=i % 5), state="read") for i in range(5)]
+        )
         cls.account.write({"quality": "medium", "sequence": 0})  # first account: the dashboard opens on it
-        cls.env["spoki.account"].create({"name": "Second number", "phone": "+390200000066",
-                                         "company_id": cls.company_a.id})
+        cls.env["spoki.account"].create(
+            {"name": "Second number", "phone": "+390200000066", "company_id": cls.company_a.id}
+        )
 
     def test_dashboard_renders(self):
         data = self.env["spoki.dashboard"].with_user(self.manager).get_dashboard_data(self.account.id)
@@ -128,11 +128,15 @@ class TestDashboardUi(SpokiReportsCommon, HttpCase):
         self.assertNotEqual(response.status_code, 200)
 
     def test_pdf_with_wkhtmltopdf(self):
+        if self.env["ir.actions.report"].get_wkhtmltopdf_state() not in ("ok", "workers"):
+            self.skipTest("wkhtmltopdf is not installed")
         report = self.env["spoki.monthly.report"].create(
             {"account_id": self.account.id, "year": 2025, "month": "3", "tz": "Europe/Rome"}
         )
-        content, report_format = self.env["ir.actions.report"].with_context(force_report_rendering=True)._render_qweb_pdf(
-            "spoki_whatsapp_reports.spoki_monthly_report_action_pdf", report.ids
+        content, report_format = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf("spoki_whatsapp_reports.spoki_monthly_report_action_pdf", report.ids)
         )
         self.assertEqual(report_format, "pdf")
         self.assertTrue(content.startswith(b"%PDF"))

@@ -29,7 +29,9 @@ export class SpokiDashboard extends Component {
         this.action = useService("action");
         this.notification = useService("notification");
         this.canvasRef = useRef("chart");
+        this.historyRef = useRef("history");
         this.chart = null;
+        this.historyChart = null;
         const past = this.props.state || {};
         const context = this.props.action.context || {};
         this.state = useState({
@@ -59,7 +61,16 @@ export class SpokiDashboard extends Component {
             },
             () => [this.state.chart]
         );
-        onWillUnmount(() => this.chart?.destroy());
+        useEffect(
+            () => {
+                this.renderHistory();
+            },
+            () => [this.state.data.tier_history]
+        );
+        onWillUnmount(() => {
+            this.chart?.destroy();
+            this.historyChart?.destroy();
+        });
     }
 
     // ------------------------------------------------------------------
@@ -273,6 +284,53 @@ export class SpokiDashboard extends Component {
             this.chart.destroy();
         }
         this.chart = new window.Chart(canvas, config);
+    }
+
+    renderHistory() {
+        const canvas = this.historyRef.el;
+        const history = this.state.data.tier_history;
+        this.historyChart?.destroy();
+        this.historyChart = null;
+        if (!canvas || !history || !window.Chart) {
+            return;
+        }
+        this.historyChart = new window.Chart(canvas, {
+            type: "line",
+            data: {
+                labels: history.labels,
+                datasets: [
+                    {
+                        label: _t("Peak unique users (24 h)"),
+                        data: history.peak_24h,
+                        borderColor: "rgb(7, 94, 84)",
+                        backgroundColor: "rgba(7, 94, 84, 0.15)",
+                        fill: true,
+                        tension: 0.2,
+                    },
+                    {
+                        label: _t("Unique users (7 days)"),
+                        data: history.unique_7d,
+                        borderColor: "rgb(37, 211, 102)",
+                        tension: 0.2,
+                    },
+                    {
+                        label: _t("Limit"),
+                        data: history.limit,
+                        borderColor: "rgb(220, 53, 69)",
+                        borderDash: [6, 4],
+                        pointRadius: 0,
+                        stepped: true,
+                    },
+                ],
+            },
+            options: {
+                maintainAspectRatio: false,
+                animation: false,
+                interaction: { mode: "index", intersect: false },
+                scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+                plugins: { legend: { position: "bottom" } },
+            },
+        });
     }
 }
 
