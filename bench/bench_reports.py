@@ -196,6 +196,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_reports.json").write_text(json.dumps(results, indent=2))
     registry.delete(args.db)
+    odoo.sql_db.close_db(args.db)
     if not args.keep:
         drop_db(args)
     return 0 if verdict == "OK" else 1

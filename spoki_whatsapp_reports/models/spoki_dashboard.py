@@ -590,6 +590,7 @@ class SpokiDashboard(models.AbstractModel):
               FROM generate_series(1, GREATEST(1, %(count)s / 3)) AS g,
                    LATERAL (SELECT %(now)s::timestamp - make_interval(
                        secs => ((g::bigint * 2654435761 * 3) %% %(span)s)::double precision) AS at) s
+             ORDER BY s.at
             """,
             params,
         )

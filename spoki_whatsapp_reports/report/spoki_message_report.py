@@ -102,9 +102,12 @@ class SpokiMessageReport(models.Model):
             SELECT 1
               FROM pg_index i
               JOIN pg_class t ON t.oid = i.indrelid
-              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
-             WHERE t.relname = 'spoki_conversation' AND a.attname = 'account_id'
-               AND i.indnatts >= 2
+             WHERE t.relname = 'spoki_conversation'
+               AND i.indpred IS NULL
+               AND (SELECT array_agg(a.attname ORDER BY k.ord)
+                      FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+                     WHERE k.ord <= 2) = ARRAY['account_id', 'start_at']::name[]
             """
         )
         if not cr.fetchone():
