@@ -203,6 +203,19 @@ class TestTierGuidePolicy(TierCase):
         self._track(account, reached + 48 * HOUR)
         self.assertEqual(account.tier_level_id, self.tier2)
 
+    def test_send_queue_notes_limit_reached_at_once(self):
+        account = self.guide
+        self._send(account, 999, T0)
+        self.assertEqual(account._limit_remaining(T0 + MINUTE), 1)
+        self.assertFalse(account.limit_reached_at)
+        self._send(account, 1, T0 + MINUTE, start=999)
+        self.assertEqual(account._limit_remaining(T0 + 2 * MINUTE), 0)
+        self.assertEqual(account.limit_reached_at, T0 + 2 * MINUTE)
+        self.assertEqual(account._limit_remaining(T0 + 3 * MINUTE), 0)
+        self._track(account, T0 + HOUR)
+        self.assertEqual(account.limit_reached_at, T0 + 2 * MINUTE)  # the first time is kept
+        self.assertEqual(account.tier_not_before, T0 + 2 * MINUTE + 48 * HOUR)
+
     def test_no_promotion_with_low_quality(self):
         account = self.guide
         self._send(account, 1000, T0)
