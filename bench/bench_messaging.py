@@ -256,6 +256,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_messaging.json").write_text(json.dumps(results, indent=2))
     registry.delete(args.db)
+    odoo.sql_db.close_db(args.db)
     if not args.keep:
         drop_db(args)
 

@@ -44,13 +44,17 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
+import psycopg2
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.sql_db import connection_info_for
 from odoo.tools import SQL
+from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.translate import LazyTranslate
 
 from ..tools.phone import normalize_phone
@@ -426,12 +430,10 @@ class SpokiMessage(models.Model):
         started = time.monotonic()
         cr = self.env.cr
         self._reconcile_sending(auto_commit=auto_commit)
-        worker = secrets.randbelow(2**31 - 2) + 1
-        cr.execute(SQL("SELECT pg_advisory_lock(%s, %s)", LOCK_NS_WORKER, worker))
         done = batches = 0
         out_of_time = False
         wake_up = []
-        try:
+        with self._worker_lock() as worker:
             pending = self._due_account_ids()
             while pending:
                 for account_id in list(pending):
@@ -452,8 +454,6 @@ class SpokiMessage(models.Model):
                         break
                 if out_of_time:
                     break
-        finally:
-            cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", LOCK_NS_WORKER, worker))
         self.env["spoki.campaign"]._check_done(auto_commit=auto_commit)
         if wake_up:
             self.env["spoki.account"]._spoki_trigger_send(at=min(wake_up))
@@ -464,6 +464,31 @@ class SpokiMessage(models.Model):
             cr.commit()
         remaining = self._due_count() if out_of_time else 0
         return done, remaining
+
+    @contextmanager
+    def _worker_lock(self):
+        """A random worker id, locked (session-level advisory lock) on a
+        dedicated connection for as long as the worker runs. The lock dies
+        with the connection: when the worker ends normally, raises, or its
+        process is killed, the id is free and ``_reconcile_sending`` knows its
+        ``sending`` messages are orphans. (A pooled Odoo cursor would keep a
+        leaked session lock on an idle connection.)"""
+        worker = secrets.randbelow(2**31 - 2) + 1
+        _dbname, info = connection_info_for(self.env.cr.dbname)
+        connection = psycopg2.connect(**info)
+        try:
+            connection.autocommit = True
+            with connection.cursor() as lock_cr:
+                lock_cr.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NS_WORKER, worker))
+            yield worker
+        finally:
+            try:
+                # explicit: the backend may take a moment to notice the close
+                with connection.cursor() as lock_cr:
+                    lock_cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NS_WORKER, worker))
+            except psycopg2.Error:
+                pass  # the connection is gone: so is the lock
+            connection.close()
 
     def _queue_base_where(self, now):
         return SQL(
@@ -549,7 +574,9 @@ class SpokiMessage(models.Model):
             )
         cr.execute(
             SQL(
-                """SELECT m.id, m.wa_phone, m.kind, m.template_id, m.optout_confirmation
+                """SELECT m.id, m.wa_phone, m.kind, m.template_id, m.optout_confirmation,
+                          (SELECT p.wa_phone_valid FROM res_partner p
+                            WHERE p.id = m.partner_id AND p.wa_phone = m.wa_phone) AS partner_valid
                      FROM spoki_message m
                 LEFT JOIN spoki_campaign c ON c.id = m.campaign_id
                     WHERE m.account_id = %s AND %s %s
@@ -570,7 +597,11 @@ class SpokiMessage(models.Model):
             return [], 0, next_free
 
         numbers = {row["wa_phone"] for row in rows}
-        valid = {number: normalize_phone(number, None).valid for number in numbers}
+        # the contact's stored validity when the number is the contact's;
+        # otherwise parse it
+        valid = {row["wa_phone"]: True for row in rows if row["partner_valid"]}
+        for number in numbers - set(valid):
+            valid[number] = normalize_phone(number, None).valid
         cr.execute(
             SQL(
                 "SELECT DISTINCT wa_phone FROM res_partner WHERE wa_opt_out AND wa_phone = ANY(%s)",
@@ -756,6 +787,24 @@ class SpokiMessage(models.Model):
         failed_at, next_attempt_at, refund_attempt)."""
         if not outcomes:
             return
+        pids = [o[2] for o in outcomes if o[2]]
+        if pids:
+            # A provider id already used by another message of the account
+            # (a provider reusing ids) can't be stored twice: keep the outcome
+            # without the id rather than lose the whole chunk.
+            self.env.cr.execute(
+                SQL(
+                    """SELECT provider_message_id FROM spoki_message
+                        WHERE account_id = (SELECT account_id FROM spoki_message WHERE id = %s)
+                          AND provider_message_id = ANY(%s)""",
+                    outcomes[0][0],
+                    pids,
+                )
+            )
+            taken = {row[0] for row in self.env.cr.fetchall()}
+            if taken:
+                _logger.warning("WhatsApp: provider message ids already used, not stored: %s", sorted(taken))
+                outcomes = [o[:2] + (None,) + o[3:] if o[2] in taken else o for o in outcomes]
         self.env.cr.execute_values(
             """UPDATE spoki_message AS m
                   SET state = v.state,
@@ -805,13 +854,12 @@ class SpokiMessage(models.Model):
         cr.execute("SELECT DISTINCT sending_worker FROM spoki_message WHERE state = 'sending'")
         workers = [row[0] for row in cr.fetchall()]
         for worker in workers:
-            cr.execute(SQL("SELECT pg_try_advisory_lock(%s, %s)", LOCK_NS_WORKER, worker or 0))
+            # Transaction-level: nothing to release by hand. Once free, the
+            # id stays free (ids are random, never reused).
+            cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", LOCK_NS_WORKER, worker or 0))
             if not cr.fetchone()[0]:
                 continue  # alive
-            try:
-                self._reconcile_worker(worker, auto_commit)
-            finally:
-                cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", LOCK_NS_WORKER, worker or 0))
+            self._reconcile_worker(worker, auto_commit)
 
     @api.model
     def _reconcile_worker(self, worker, auto_commit):
@@ -876,27 +924,65 @@ class SpokiMessage(models.Model):
         return Markup("<p><b>%s</b></p><p>%s</p>") % (title, Markup("<br/>").join(escape(self.body or "").split("\n")))
 
     def _log_on_chatter(self):
-        """Log each message on its contact's chatter (one batch per author)."""
+        """Log each message on its contact's chatter, as an internal note
+        authored by the agent (outgoing) or the contact (incoming).
+
+        Up to ``spoki_whatsapp.chatter_sql_threshold`` messages (chat replies,
+        incoming messages) go through ``mail.thread._message_log_batch``.
+        Above (campaign batches), the notes are written with one multi-row
+        INSERT: the mail ORM sanitises every body and costs ~3 ms a note,
+        more than the send itself; the bodies here are built from escaped
+        text only (see ``_chatter_body``), no notification is due, so the
+        rows are exactly what ``_message_log_batch`` would write."""
         if self.env.context.get("spoki_no_chatter"):
             return
         messages = self.filtered("partner_id")
         if not messages:
             return
+        root = self.env.ref("base.partner_root").id
         groups = {}
         for message in messages:
             author = message.user_id.partner_id if message.direction == "outgoing" else message.partner_id
-            bodies = groups.setdefault(author.id or None, {})
-            body = message._chatter_body()
-            key = message.partner_id.id
-            bodies[key] = bodies[key] + body if key in bodies else body
+            groups.setdefault(author.id or root, []).append(message)
         Partner = self.env["res.partner"].sudo()
-        for author_id, bodies in groups.items():
-            # _message_log_batch escapes plain strings: pass Markup.
-            Partner.browse(list(bodies))._message_log_batch(
-                {pid: Markup(body) for pid, body in bodies.items()},
-                author_id=author_id or self.env.ref("base.partner_root").id,
-                message_type="comment",
-            )
+        if len(messages) <= self._param("chatter_sql_threshold", 50):
+            for author_id, author_messages in groups.items():
+                bodies = {}
+                for message in author_messages:
+                    key = message.partner_id.id
+                    body = message._chatter_body()
+                    bodies[key] = bodies[key] + body if key in bodies else body
+                # _message_log_batch escapes plain strings: pass Markup.
+                Partner.browse(list(bodies))._message_log_batch(
+                    {pid: Markup(body) for pid, body in bodies.items()}, author_id=author_id, message_type="comment"
+                )
+            return
+        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
+        rows = []
+        for author_id, author_messages in groups.items():
+            _author, email_from = Partner._message_compute_author(author_id, None, raise_on_email=False)
+            for message in author_messages:
+                rows.append(
+                    (
+                        "res.partner", message.partner_id.id, str(message._chatter_body()), "comment", note,
+                        author_id, email_from or None, generate_tracking_message_id("message-notify"),
+                        message.message_date, self.env.uid,
+                    )
+                )
+        self.env.cr.execute_values(
+            """INSERT INTO mail_message (model, res_id, body, message_type, subtype_id, author_id, email_from,
+                                         message_id, date, create_uid, write_uid, create_date, write_date,
+                                         is_internal, email_add_signature, reply_to_force_new)
+               SELECT v.model, v.res_id, v.body, v.mtype, v.subtype, v.author, v.email_from, v.mid, v.date,
+                      v.uid, v.uid, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', TRUE, FALSE, FALSE
+                 FROM (VALUES %s) AS v(model, res_id, body, mtype, subtype, author, email_from, mid, date, uid)""",
+            rows,
+            template="(%s::varchar, %s::int, %s::text, %s::varchar, %s::int, %s::int, %s::varchar, %s::varchar, "
+            "%s::timestamp, %s::int)",
+            page_size=1000,
+        )
+        self.env["mail.message"].invalidate_model()
+        Partner.browse({m.partner_id.id for m in messages}).invalidate_recordset(["message_ids"])
 
     # ------------------------------------------------------------
     # STATUS SYNC (cron) AND STATUS EVENTS (webhook)

@@ -152,3 +152,20 @@ class TestCampaign(MessagingCommon):
         campaign.invalidate_recordset()
         self.assertEqual((campaign.sent_count, campaign.queued_count), (2000, 0))
         self.assertEqual(campaign.state, "done")
+
+    def test_chatter_logged_in_bulk(self):
+        """Campaign batches log every message on the contacts' chatter with
+        one INSERT (above the threshold), like _message_log_batch would."""
+        partners = self._create_partners(60, prefix="+39352")
+        big = self.env["spoki.list"].create({"name": "Sixty", "partner_ids": [(6, 0, partners.ids)]})
+        campaign = self._campaign(template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[],
+                                  partner_domain="[]")
+        campaign.action_start()
+        self.run_queue()
+        notes = self.env["mail.message"].search([("model", "=", "res.partner"), ("res_id", "in", partners.ids)])
+        self.assertEqual(len(notes), 60)
+        self.assertEqual(notes.mapped("subtype_id"), self.env.ref("mail.mt_note"))
+        self.assertTrue(all(note.is_internal and note.message_type == "comment" for note in notes))
+        first = partners[0]
+        self.assertIn(f"sent to {first.wa_phone}", first.message_ids[0].body)
+        self.assertIn("Hello Contact, your order is ready.", first.message_ids[0].body)
