@@ -35,6 +35,7 @@
         "views/spoki_campaign_views.xml",
         "views/res_partner_chat_views.xml",
         "views/spoki_whatsapp_menus.xml",
+        "views/spoki_tier_views.xml",
     ],
     "demo": [
         "demo/spoki_whatsapp_demo.xml",

@@ -16,3 +16,5 @@ from . import spoki_account_send
 from . import spoki_campaign_value
 from . import spoki_chat
 from . import res_partner_chat
+from . import spoki_account_tier
+from . import spoki_tier_history

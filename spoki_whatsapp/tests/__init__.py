@@ -5,6 +5,8 @@ from . import test_account
 from . import test_security
 from . import test_ui
 from . import test_template
+from . import test_tier_levels
+from . import test_tier_tracking
 from . import test_message
 from . import test_message_retry
 from . import test_message_concurrency
