@@ -1,7 +1,8 @@
 import base64
 import logging
+import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg2
 from markupsafe import Markup, escape
@@ -12,13 +13,14 @@ from odoo.exceptions import UserError
 
 from odoo.addons.spoki_whatsapp.models.spoki_dynamic_value import parse_typed
 
-from ..tools.analysis import analyze
+from ..tools.analysis import CleanRow, analyze
 from ..tools.mapping import BUILTIN_TARGETS, LanguageMatcher, suggest_mapping, tag_columns
 from ..tools.reader import FileReadError, open_table
 from ..tools.writer import clean_header, write_clean_file, write_errors_file
 
 _logger = logging.getLogger(__name__)
 
+E164_RE = re.compile(r"^\+[1-9]\d{5,14}$")
 ISSUE_LINES = 500  # rows shown in the wizard; the errors file has them all
 PREVIEW_ROWS = 10
 # Errors that must reach Odoo's request retry loop instead of our report.
@@ -27,6 +29,22 @@ CONCURRENCY_ERRORS = (
     errorcodes.DEADLOCK_DETECTED,
     errorcodes.LOCK_NOT_AVAILABLE,
 )
+
+
+# YYYY-MM-DD or DD/MM/YYYY, optionally followed by HH:MM[:SS] — what
+# spoki.dynamic.value's parse_typed accepts most often, parsed directly.
+FAST_DATE_RE = re.compile(
+    r"^(?:(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})|(?P<d2>\d{1,2})/(?P<m2>\d{1,2})/(?P<y2>\d{4}))"
+    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?$"
+)
+
+
+def _fast_datetime(match):
+    parts = match.groupdict()
+    year, month, day = (parts["y"], parts["m"], parts["d"]) if parts["y"] else (parts["y2"], parts["m2"], parts["d2"])
+    return datetime(
+        int(year), int(month), int(day), int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0)
+    )
 
 
 class SpokiCsvImport(models.TransientModel):
@@ -111,6 +129,7 @@ class SpokiCsvImport(models.TransientModel):
     notes_html = fields.Html("Notes", readonly=True, sanitize=True)
     preview_html = fields.Html("Preview of the clean file", readonly=True, sanitize=True)
     clean_attachment_id = fields.Many2one("ir.attachment", readonly=True)
+    clean_checksum = fields.Char(readonly=True)
     errors_attachment_id = fields.Many2one("ir.attachment", readonly=True)
 
     # Import
@@ -336,6 +355,7 @@ class SpokiCsvImport(models.TransientModel):
                 "notes_html": self._notes_html(analysis, table, len(several)),
                 "preview_html": self._preview_html(analysis, dynamic_names),
                 "clean_attachment_id": clean.id,
+                "clean_checksum": clean.checksum,
                 "errors_attachment_id": errors.id,
                 "import_error": False,
             }
@@ -353,19 +373,21 @@ class SpokiCsvImport(models.TransientModel):
         if self.list_mode == "new" and not (self.new_list_name or "").strip():
             raise UserError(self.env._("Give the new list a name."))
         started = time.monotonic()
-        analysis, _table = self._analyze()
-        if analysis.issues and not self.skip_invalid:
+        left_out = len(self.issue_ids) + self.issue_hidden_count
+        if left_out and not self.skip_invalid:
             raise UserError(
                 self.env._(
                     "%(count)s rows have errors or are duplicates: fix them (see the errors file) or tick "
                     "“Import without the rows left out”. Nothing was imported.",
-                    count=len(analysis.issues),
+                    count=left_out,
                 )
             )
-        if not analysis.clean_rows:
+        if not self.clean_count:
             raise UserError(self.env._("No row can be imported: every row has an error. Nothing was imported."))
         fields_by_name = {field.name: field for field in self._mapped_dynamic_fields()}
+        clean_rows = self._read_clean_rows(list(fields_by_name))
         since = self.env.cr.now().replace(microsecond=0)
+        self.env.flush_all()  # pending writes of the wizard itself belong outside the savepoint
         try:
             with self.env.cr.savepoint():
                 target_list = self.list_id if self.list_mode == "existing" else self.env["spoki.list"]
@@ -375,7 +397,7 @@ class SpokiCsvImport(models.TransientModel):
                     self.env["res.partner"]
                     .with_context(tracking_disable=True)
                     ._spoki_csv_upsert(
-                        analysis.clean_rows,
+                        clean_rows,
                         fields_by_name,
                         list_id=target_list.id,
                         tz_name=self.env.context.get("tz") or self.env.user.tz,
@@ -523,6 +545,27 @@ class SpokiCsvImport(models.TransientModel):
             raise UserError(self._file_error_message(error)) from None
         return analysis, table
 
+    def _read_clean_rows(self, dynamic_names):
+        """The rows of the clean file written by the analysis: numbers
+        already normalised and unique, values already checked — the import
+        doesn't parse and validate the original file a second time. The file
+        must be the one the analysis wrote (same checksum)."""
+        attachment = self.clean_attachment_id
+        if not attachment or attachment.checksum != self.clean_checksum:
+            raise UserError(self.env._("The clean file is missing or was changed: analyze the file again."))
+        table = open_table(attachment.raw, attachment.name)
+        expected = clean_header(dynamic_names)
+        if table.header != expected:
+            raise UserError(self.env._("The clean file doesn't match the mapping: analyze the file again."))
+        rows, seen = [], set()
+        for row, cells in table.rows:
+            phone = cells[0]
+            if not E164_RE.match(phone) or phone in seen:
+                raise UserError(self.env._("The clean file was changed (row %(row)s): analyze the file again.", row=row))
+            seen.add(phone)
+            rows.append(CleanRow(row, phone, *cells[1:5], values=dict(zip(dynamic_names, cells[5:]))))
+        return rows
+
     def _value_parser(self, field):
         """Text → normalised text for a dynamic field of ``field``'s type
         (dates ISO, date-times 'YYYY-MM-DD HH:MM:SS' in the user's time),
@@ -540,6 +583,16 @@ class SpokiCsvImport(models.TransientModel):
         def parse(text):
             if text in cache:
                 return cache[text]
+            match = FAST_DATE_RE.match(text)
+            if match:
+                # the common spellings, without strptime's cost; parse_typed otherwise
+                try:
+                    moment = _fast_datetime(match)
+                except ValueError:
+                    raise ValueError(message % {"value": text}) from None
+                value = moment.date().isoformat() if kind == "date" else moment.strftime("%Y-%m-%d %H:%M:%S")
+                cache[text] = value
+                return value
             try:
                 if kind == "date":
                     try:
