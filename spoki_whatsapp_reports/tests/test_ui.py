@@ -52,6 +52,18 @@ const text = (el) => el.textContent.trim();
     if (!chart || chart.data.labels.length !== 48) {
         throw new Error(`hourly chart has ${chart && chart.data.labels.length} points`);
     }
+    // the download buttons post to the controller (CSRF token included)
+    const body = new FormData();
+    body.append("account_id", "%(account_id)s");
+    body.append("period", "hour");
+    body.append("date_from", document.querySelector(".o_spoki_date_from").value);
+    body.append("date_to", document.querySelector(".o_spoki_date_to").value);
+    body.append("csrf_token", odoo.csrf_token);
+    const response = await fetch("/spoki_whatsapp_reports/chart/csv", { method: "POST", body });
+    const csv = await response.text();
+    if (response.status !== 200 || !csv.includes("Period start") || csv.trim().split("\\n").length !== 49) {
+        throw new Error(`chart download: ${response.status} ${csv.slice(0, 200)}`);
+    }
     console.log("test successful");
 })().catch((error) => console.error(error.message || error));
 """
@@ -85,6 +97,7 @@ class TestDashboardUi(SpokiReportsCommon, HttpCase):
             "needed": "1,983",
             "outgoing_30d": 17,
             "yesterday": yesterday,
+            "account_id": self.account.id,
         }
         self.browser_js("/odoo/whatsapp-dashboard", code, login="spoki_manager", timeout=120)
 
