@@ -426,6 +426,26 @@ def ensure_postgres(part):
     return pg
 
 
+def ensure_browser():
+    """Odoo's browser tests (HttpCase tours) skip themselves without Chrome/Chromium:
+    install Debian's chromium when none is there (root with apt-get only)."""
+    names = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")  # as odoo.tests.common
+    if any(shutil.which(n) for n in names):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        say("-- no Chrome/Chromium: Odoo's browser tests will be skipped")
+        return
+    say("-- no Chrome/Chromium for Odoo's browser tests: apt-get install chromium")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    res = run(["apt-get", "install", "-y", "-q", "chromium"], env=env, timeout=1200)
+    if res.returncode != 0:
+        run(["apt-get", "update", "-q"], env=env, timeout=600)
+        res = run(["apt-get", "install", "-y", "-q", "chromium"], env=env, timeout=1200)
+    if res.returncode != 0:
+        say(res.stdout[-2000:])
+        say("-- chromium could not be installed: Odoo's browser tests will be skipped")
+
+
 # --------------------------------------------------------------------------- (b) odoo: log analysis
 
 
@@ -566,6 +586,7 @@ def run_odoo(args):
     if not modules:
         return part
 
+    ensure_browser()
     pg = ensure_postgres(part)
     if pg is None:
         part.summary = "could not reach PostgreSQL"
