@@ -55,6 +55,7 @@ from odoo.exceptions import UserError
 from odoo.sql_db import connection_info_for
 from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
+from odoo.tools.sql import create_index, drop_index, make_index_name
 from odoo.tools.translate import LazyTranslate
 
 from ..tools.phone import normalize_phone
@@ -142,7 +143,9 @@ class SpokiMessage(models.Model):
     # FIELDS
     # ------------------------------------------------------------
 
-    account_id = fields.Many2one("spoki.account", required=True, ondelete="restrict", index=True)
+    # account_id, state, campaign_id: no single-column index, the composite
+    # ones of init() lead with them (fewer indexes = faster bulk enqueue)
+    account_id = fields.Many2one("spoki.account", required=True, ondelete="restrict")
     company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
     partner_id = fields.Many2one("res.partner", "Contact", ondelete="set null", index="btree_not_null")
     wa_phone = fields.Char("Number", required=True, help="E.164 number of the customer.")
@@ -156,12 +159,12 @@ class SpokiMessage(models.Model):
     template_params = fields.Json(
         "Template parameters", help="Positional values ({{1}}, {{2}}…) sent with the template."
     )
-    state = fields.Selection(MESSAGE_STATES, required=True, default="queued", index=True)
+    state = fields.Selection(MESSAGE_STATES, required=True, default="queued")
     error_code = fields.Char()
     error_message = fields.Char("Error")
     provider_message_id = fields.Char("Provider message ID", copy=False)
     idempotency_key = fields.Char(copy=False, readonly=True)
-    campaign_id = fields.Many2one("spoki.campaign", ondelete="set null", index="btree_not_null")
+    campaign_id = fields.Many2one("spoki.campaign", ondelete="set null")
     conversation_id = fields.Many2one("spoki.conversation", ondelete="set null", index="btree_not_null")
     counts_for_limit = fields.Boolean(
         "Counts for the messaging limit",
@@ -202,8 +205,8 @@ class SpokiMessage(models.Model):
     def init(self):
         # Indexes for the reports, the tier counters, the chat and the queue.
         cr = self.env.cr
-        from odoo.tools.sql import create_index
-
+        for redundant in ("account_id", "state", "campaign_id"):
+            drop_index(cr, make_index_name(self._table, redundant), self._table)
         create_index(cr, "spoki_message_account_date_idx", self._table, ["account_id", "message_date"])
         create_index(
             cr, "spoki_message_account_phone_date_idx", self._table, ["account_id", "wa_phone", "message_date"]
