@@ -12,3 +12,4 @@ from . import test_message_retry
 from . import test_message_concurrency
 from . import test_campaign
 from . import test_webhook
+from . import test_i18n
