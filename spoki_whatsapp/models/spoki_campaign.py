@@ -61,11 +61,14 @@ class SpokiCampaign(models.Model):
     # recipients
     list_ids = fields.Many2many("spoki.list", string="Lists")
     tag_ids = fields.Many2many("res.partner.category", string="Tags")
+    use_partner_domain = fields.Boolean(
+        "Add contacts matching a filter",
+        help="Also send to the contacts matching the filter below (in addition to lists and tags).",
+    )
     partner_domain = fields.Char(
         "Contacts matching",
         default="[]",
-        help="Contacts matching this filter are added to those of the lists and tags. "
-        "An empty filter adds nobody (to reach every contact, filter on the WhatsApp number being set).",
+        help="Contacts matching this filter are added to those of the lists and tags.",
     )
     value_ids = fields.One2many(
         "spoki.campaign.value", "campaign_id", "Values", copy=True,
@@ -91,6 +94,12 @@ class SpokiCampaign(models.Model):
     failed_count = fields.Integer("Failed", compute="_compute_counters")
     progress = fields.Float(compute="_compute_counters", help="Share of the messages no longer queued.")
     estimated_count = fields.Integer("Recipients (estimate)", compute="_compute_estimated_count")
+    limit_blocked_until = fields.Datetime(
+        "Messaging limit reached until",
+        compute="_compute_limit_blocked_until",
+        help="The account reached its unique-users limit of the last 24 hours: the queued messages "
+        "go out from this time on.",
+    )
 
     # ------------------------------------------------------------
     # COMPUTE
@@ -120,7 +129,16 @@ class SpokiCampaign(models.Model):
             total = sum(by_state.values())
             campaign.progress = 100.0 * (total - campaign.queued_count) / total if total else 0.0
 
-    @api.depends("list_ids", "tag_ids", "partner_domain", "account_id")
+    def _compute_limit_blocked_until(self):
+        for campaign in self:
+            blocked = False
+            if campaign.state == "running" and campaign.queued_count and campaign.account_id:
+                account = campaign.account_id.sudo()
+                if account._limit_remaining() == 0:
+                    blocked = account._limit_next_free_at()
+            campaign.limit_blocked_until = blocked
+
+    @api.depends("list_ids", "tag_ids", "partner_domain", "use_partner_domain", "account_id")
     def _compute_estimated_count(self):
         for campaign in self:
             if campaign.state not in ("draft", "scheduled"):
@@ -138,7 +156,9 @@ class SpokiCampaign(models.Model):
     # ------------------------------------------------------------
 
     def write(self, vals):
-        locked = {"account_id", "template_id", "list_ids", "tag_ids", "partner_domain", "value_ids"}
+        locked = {
+            "account_id", "template_id", "list_ids", "tag_ids", "partner_domain", "use_partner_domain", "value_ids",
+        }
         if locked & set(vals) and any(c.state not in ("draft", "scheduled") for c in self):
             raise UserError(self.env._("A started campaign can't change its template or recipients."))
         return super().write(vals)
@@ -220,10 +240,13 @@ class SpokiCampaign(models.Model):
         self.template_id._check_sendable()
         if self.template_id.account_id != self.account_id:
             raise UserError(self.env._("The template belongs to another WhatsApp account."))
-        if not (self.list_ids or self.tag_ids or self._domain()):
+        if not (self.list_ids or self.tag_ids or self._domain() is not None):
             raise UserError(self.env._("Choose the recipients: lists, tags or a filter."))
 
     def _domain(self):
+        """The contacts filter, or None when it isn't used ([] = every contact)."""
+        if not self.use_partner_domain:
+            return None
         try:
             domain = safe_eval(self.partner_domain or "[]")
         except Exception as exc:  # noqa: BLE001 - any syntax error of a user filter
@@ -250,7 +273,7 @@ class SpokiCampaign(models.Model):
                 )
             )
         domain = self._domain()
-        if domain:
+        if domain is not None:
             query = self.env["res.partner"]._search(domain)
             sources.append(query.select(SQL.identifier("res_partner", "id")))
         if not sources:

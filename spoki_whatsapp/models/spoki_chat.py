@@ -3,6 +3,7 @@ from markupsafe import Markup, escape
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.template_rules import _CODE_RE, _STYLE_RES
 from .spoki_account_send import WINDOW
 
 TRANSCRIPT_LIMIT = 300
@@ -133,7 +134,7 @@ class SpokiChat(models.Model):
         header = header or Markup("")
         align = "flex-end" if outgoing else "flex-start"
         color = "#d9fdd3" if outgoing else "#ffffff"
-        text = Markup("<br/>").join(escape(body or "").split("\n"))
+        text = _whatsapp_format(body)
         return Markup(
             '<div style="display:flex;justify-content:%s;margin:4px 0;">'
             '<div style="max-width:75%%;background:%s;border-radius:8px;padding:6px 9px;'
@@ -161,7 +162,10 @@ class SpokiChat(models.Model):
             ) % (when.strftime("%d/%m %H:%M"), title, color, tick if outgoing else "")
             header = Markup("")
             if message.kind == "template" and message.template_id:
-                header = Markup('<div style="font-size:11px;color:#667781;">📄 %s</div>') % message.template_id.name
+                header = Markup('<div style="font-size:11px;color:#667781;">%s · %s</div>') % (
+                    self.env._("Template"),
+                    message.template_id.name,
+                )
             elif outgoing and message.user_id:
                 header = Markup('<div style="font-size:11px;color:#667781;">%s</div>') % message.user_id.name
             if message.state == "failed" and message.error_message:
@@ -261,3 +265,13 @@ class SpokiChat(models.Model):
         for chat in self.sudo():
             if not chat.last_message_date or message.message_date >= chat.last_message_date:
                 chat.write({"last_message_date": message.message_date, "last_direction": message.direction})
+
+
+def _whatsapp_format(body):
+    """Escaped text with WhatsApp's markers rendered (```mono```, *bold*,
+    _italic_, ~strike~) and line breaks; same rules as the template preview."""
+    text = str(escape(body or ""))
+    text = _CODE_RE.sub(lambda m: f"<code>{m.group(1)}</code>", text)
+    for regex, tag in _STYLE_RES:
+        text = regex.sub(lambda m, tag=tag: f"<{tag}>{m.group(1)}</{tag}>", text)
+    return Markup(text.replace("\n", "<br/>"))

@@ -40,6 +40,7 @@ class TestCampaign(MessagingCommon):
                     "template_id": self.promo.id,
                     "list_ids": [(6, 0, self.spoki_list.ids)],
                     "tag_ids": [(6, 0, self.tag.ids)],
+                    "use_partner_domain": True,
                     "partner_domain": "[('email', '=', 'fabio@example.com')]",
                 },
                 **vals,
@@ -133,6 +134,9 @@ class TestCampaign(MessagingCommon):
         with self.assertRaises(UserError):
             campaign.action_start()
         self.assertEqual(campaign.state, "draft")
+        no_recipients = self._campaign(list_ids=[], tag_ids=[], use_partner_domain=False)
+        with self.assertRaises(UserError):
+            no_recipients.action_start()
 
     def test_tier_limit_campaign_2000(self):
         """Done-when scenario: a 2,000-contact list at tier 1 sends 1,000
@@ -140,13 +144,14 @@ class TestCampaign(MessagingCommon):
         partners = self._create_partners(2000, prefix="+39351")
         big = self.env["spoki.list"].create({"name": "Big", "partner_ids": [(6, 0, partners.ids)]})
         campaign = self._campaign(template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[],
-                                  partner_domain="[]")
+                                  use_partner_domain=False)
         campaign.action_start()
         self.assertEqual(campaign.recipient_count, 2000)
         self.run_queue(no_chatter=True)
         campaign.invalidate_recordset()
         self.assertEqual((campaign.sent_count, campaign.queued_count), (1000, 1000))
         self.assertEqual(campaign.state, "running")
+        self.assertEqual(campaign.limit_blocked_until, self.start + timedelta(hours=24, seconds=1))
         self.advance(hours=24, seconds=2)
         self.run_queue(no_chatter=True)
         campaign.invalidate_recordset()
@@ -159,7 +164,7 @@ class TestCampaign(MessagingCommon):
         partners = self._create_partners(60, prefix="+39352")
         big = self.env["spoki.list"].create({"name": "Sixty", "partner_ids": [(6, 0, partners.ids)]})
         campaign = self._campaign(template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[],
-                                  partner_domain="[]")
+                                  use_partner_domain=False)
         campaign.action_start()
         self.run_queue()
         notes = self.env["mail.message"].search([("model", "=", "res.partner"), ("res_id", "in", partners.ids)])
