@@ -78,14 +78,21 @@ def xls_bytes(rows, date_columns=()):
 
 def test_semicolon_cp1252_with_italian_accents():
     data = csv_bytes(
-        [["Nome", "Cognome", "Cellulare", "Città"], ["Niccolò", "Società", "347 123 4567", "Forlì"], ["Zoë", "Perché", "+39 348 765 4321", "Cantù"]],
+        [
+            ["Nome", "Cognome", "Cellulare", "Città"],
+            ["Niccolò", "Società", "347 123 4567", "Forlì"],
+            ["Zoë", "Perché", "+39 348 765 4321", "Cantù"],
+        ],
         delimiter=";",
         encoding="cp1252",
     )
     table = open_table(data)
     assert (table.encoding, table.delimiter, table.file_format) == ("cp1252", ";", "csv")
     assert table.header == ["Nome", "Cognome", "Cellulare", "Città"]
-    assert rows_of(table) == [(2, ["Niccolò", "Società", "347 123 4567", "Forlì"]), (3, ["Zoë", "Perché", "+39 348 765 4321", "Cantù"])]
+    assert rows_of(table) == [
+        (2, ["Niccolò", "Società", "347 123 4567", "Forlì"]),
+        (3, ["Zoë", "Perché", "+39 348 765 4321", "Cantù"]),
+    ]
 
 
 def test_utf8_bom():
@@ -131,7 +138,9 @@ def test_encoding_override_and_bad_override():
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_delimiters(delimiter):
-    data = csv_bytes([["phone", "name", "note"], ["3471234567", "A, B; C", "x|y"], ["3471234568", "D", ""]], delimiter=delimiter)
+    data = csv_bytes(
+        [["phone", "name", "note"], ["3471234567", "A, B; C", "x|y"], ["3471234568", "D", ""]], delimiter=delimiter
+    )
     table = open_table(data)
     assert table.delimiter == delimiter
     assert rows_of(table)[0][1] == ["3471234567", "A, B; C", "x|y"]
@@ -179,7 +188,9 @@ def test_no_header_is_a_clear_error():
 
 
 def test_title_rows_before_header_are_skipped():
-    data = xlsx_bytes({"Export": [["Contacts export 12/03/2024"], [], ["Phone", "Name", "Email"], [393471234567, "Mario", "m@x.it"]]})
+    data = xlsx_bytes(
+        {"Export": [["Contacts export 12/03/2024"], [], ["Phone", "Name", "Email"], [393471234567, "Mario", "m@x.it"]]}
+    )
     table = open_table(data)
     assert table.header_row == 3
     assert table.header == ["Phone", "Name", "Email"]
@@ -241,7 +252,7 @@ def test_xlsx_formula_cell():
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.append(["phone", "name", "total"])
-    sheet.append(["3471234567", "=HYPERLINK(\"http://evil\",\"x\")", "=1+1"])
+    sheet.append(["3471234567", '=HYPERLINK("http://evil","x")', "=1+1"])
     buffer = io.BytesIO()
     workbook.save(buffer)
     # openpyxl stores no cached value for formulas: read as empty, never as
@@ -318,14 +329,26 @@ def test_cell_to_text(value, text):
 def test_mapping_synonyms_case_and_accents():
     headers = ["CELLULARE", "Nome", "Cognome", "E-Mail", "Lingua", "Tags", "BIRTHDAY_DATE", "Città"]
     assert suggest_mapping(headers, ["BIRTHDAY_DATE"]) == {
-        "phone": 0, "first_name": 1, "last_name": 2, "email": 3, "language": 4, "BIRTHDAY_DATE": 6,
+        "phone": 0,
+        "first_name": 1,
+        "last_name": 2,
+        "email": 3,
+        "language": 4,
+        "BIRTHDAY_DATE": 6,
     }
     assert tag_columns(headers) == [5]
-    english = suggest_mapping(["Mobile", "First Name", "Surname", "mail", "Language", "birthday date"], ["BIRTHDAY_DATE"])
+    english = suggest_mapping(
+        ["Mobile", "First Name", "Surname", "mail", "Language", "birthday date"], ["BIRTHDAY_DATE"]
+    )
     assert english == {"phone": 0, "first_name": 1, "last_name": 2, "email": 3, "language": 4, "BIRTHDAY_DATE": 5}
     # clean-file header maps onto itself
     assert suggest_mapping(clean_header(["LINK"]), ["LINK"]) == {
-        "phone": 0, "first_name": 1, "last_name": 2, "email": 3, "language": 4, "LINK": 5,
+        "phone": 0,
+        "first_name": 1,
+        "last_name": 2,
+        "email": 3,
+        "language": 4,
+        "LINK": 5,
     }
 
 
@@ -338,8 +361,20 @@ def test_mapping_contains_only_for_phone_and_email():
 
 
 def test_language_matcher():
-    assert [LANGS(v) for v in ("it", "IT", "it-IT", "it_it", "Italiano", "italian", "English", "en", "español", "xx", "")] == [
-        "it_IT", "it_IT", "it_IT", "it_IT", "it_IT", "it_IT", "en_US", "en_US", "es_ES", None, None,
+    assert [
+        LANGS(v) for v in ("it", "IT", "it-IT", "it_it", "Italiano", "italian", "English", "en", "español", "xx", "")
+    ] == [
+        "it_IT",
+        "it_IT",
+        "it_IT",
+        "it_IT",
+        "it_IT",
+        "it_IT",
+        "en_US",
+        "en_US",
+        "es_ES",
+        None,
+        None,
     ]
 
 
@@ -391,7 +426,13 @@ def test_duplicates_written_differently_keep_first():
 def test_duplicates_keep_most_complete():
     _table, result = _analyze(DUPLICATES, keep="most_complete")
     kept = result.clean_rows[0]
-    assert (kept.row, kept.first_name, kept.last_name, kept.email, kept.language) == (3, "Mario", "Rossi", "m@rossi.it", "it_IT")
+    assert (kept.row, kept.first_name, kept.last_name, kept.email, kept.language) == (
+        3,
+        "Mario",
+        "Rossi",
+        "m@rossi.it",
+        "it_IT",
+    )
     assert result.duplicates == {"+393471234567": (3, [2, 4])}
     assert issue_message(result.issues_by_row()[2]) == "Duplicate of row 3 (+393471234567), which is kept"
 
@@ -405,9 +446,14 @@ def test_dynamic_value_parsers_make_row_invalid():
                 return text
             raise ValueError(f"expects a date, got “{text}”") from None
 
-    data = csv_bytes([["phone", "BIRTHDAY_DATE"], ["3471234567", "01/05/1990"], ["3481234567", "soon"], ["3491234567", ""]])
+    data = csv_bytes(
+        [["phone", "BIRTHDAY_DATE"], ["3471234567", "01/05/1990"], ["3481234567", "soon"], ["3491234567", ""]]
+    )
     _table, result = _analyze(data, dynamic=["BIRTHDAY_DATE"], parsers={"BIRTHDAY_DATE": date_parser})
-    assert [(c.row, c.values) for c in result.clean_rows] == [(2, {"BIRTHDAY_DATE": "1990-05-01"}), (4, {"BIRTHDAY_DATE": ""})]
+    assert [(c.row, c.values) for c in result.clean_rows] == [
+        (2, {"BIRTHDAY_DATE": "1990-05-01"}),
+        (4, {"BIRTHDAY_DATE": ""}),
+    ]
     assert result.value_errors == 1
     issue = result.invalid_rows[0]
     assert issue.row == 3
@@ -475,7 +521,7 @@ def test_clean_file_and_errors_file_round_trip():
 
 
 def test_formula_cells_are_data_in_and_neutralised_out():
-    data = csv_bytes([["phone", "first name"], ["3471234567", "=HYPERLINK(\"http://x\";\"y\")"], ["3481234567", "@cmd"]])
+    data = csv_bytes([["phone", "first name"], ["3471234567", '=HYPERLINK("http://x";"y")'], ["3481234567", "@cmd"]])
     _table, result = _analyze(data)
     assert [c.first_name for c in result.clean_rows] == ['=HYPERLINK("http://x";"y")', "@cmd"]
     out = write_clean_file(result).decode("utf-8-sig")
@@ -539,11 +585,31 @@ def test_fast_normalizer_matches_normalize_phone():
     fast = fast_normalizer()
     rng = random.Random(7)
     samples = [
-        "+39 347 123 4567", "0039 347 1234567", "347 1234567", "393471234567", 393471234567.0, "06 1234 5678",
-        "+1 650 253 0000", "(650) 253-0000", "07911 123456", "+44 7911 123456", "12", "", None, "abc", "+",
-        "00", "+39 000", "3471234567890123", "+34 612 345 678", "0034612345678", "612345678",
+        "+39 347 123 4567",
+        "0039 347 1234567",
+        "347 1234567",
+        "393471234567",
+        393471234567.0,
+        "06 1234 5678",
+        "+1 650 253 0000",
+        "(650) 253-0000",
+        "07911 123456",
+        "+44 7911 123456",
+        "12",
+        "",
+        None,
+        "abc",
+        "+",
+        "00",
+        "+39 000",
+        "3471234567890123",
+        "+34 612 345 678",
+        "0034612345678",
+        "612345678",
     ]
-    samples += [f"{rng.choice(['+39', '0039', '', '+34', '+1', '39'])}{rng.randrange(10**6, 10**11)}" for _ in range(3000)]
+    samples += [
+        f"{rng.choice(['+39', '0039', '', '+34', '+1', '39'])}{rng.randrange(10**6, 10**11)}" for _ in range(3000)
+    ]
     for region in ("IT", "ES", "US", None, "it"):
         for raw in samples:
             assert fast(raw, region) == normalize_phone(raw, region), (raw, region)

@@ -157,7 +157,7 @@ class ResPartner(models.Model):
         id_by_phone = {phone: info[0] for phone, info in found.items()}
         id_by_phone.update(zip((row.phone for row in new_rows), created_ids))
         partner_ids = [id_by_phone[phone] for phone in phones]
-        value_count = self._spoki_csv_write_values(rows, partner_ids, fields_by_name, tz_name)
+        value_count = self._spoki_csv_write_values(rows, partner_ids, fields_by_name, tz_name, new_ids=created_ids)
         timer("dynamic values")
         added = 0
         if list_id:
@@ -167,7 +167,10 @@ class ResPartner(models.Model):
         timer("flush")
         _logger.info(
             "Manage CSV import: %s created, %s updated, %s dynamic values — %s",
-            len(created_ids), len(update_rows), value_count, timer,
+            len(created_ids),
+            len(update_rows),
+            value_count,
+            timer,
         )
         return {
             "partner_ids": partner_ids,
@@ -203,7 +206,10 @@ class ResPartner(models.Model):
         names = [
             name
             for name, field in self._fields.items()
-            if field.store and field.column_type and not field.compute and not field.related
+            if field.store
+            and field.column_type
+            and not field.compute
+            and not field.related
             and name not in ("id", "create_uid", "create_date", "write_uid", "write_date")
         ]
         defaults = self.default_get(names)
@@ -249,7 +255,10 @@ class ResPartner(models.Model):
                            AS u(id, name, phone, first_name, last_name, email, email_normalized, lang)
                     """,
                     extra_columns,
-                    uid, now, uid, now,
+                    uid,
+                    now,
+                    uid,
+                    now,
                     extra_values,
                     batch_ids,
                     [" ".join(p for p in (row.first_name, row.last_name) if p) or row.phone for row in batch],
@@ -286,6 +295,7 @@ class ResPartner(models.Model):
         if not pairs:
             return
         cr = self.env.cr
+        pairs = sorted(pairs, key=lambda pair: pair[1][0])  # by id: index pages in order
         columns = [[] for _i in range(8)]
         simple_ids = []
         for row, (partner_id, _active, name, first, last, is_company, simple) in pairs:
@@ -302,7 +312,16 @@ class ResPartner(models.Model):
             email = row.email or None
             for column, value in zip(
                 columns,
-                (partner_id, new_name, new_first, new_last, email, normalized_email(email), row.language or None, simple),
+                (
+                    partner_id,
+                    new_name,
+                    new_first,
+                    new_last,
+                    email,
+                    normalized_email(email),
+                    row.language or None,
+                    simple,
+                ),
             ):
                 column.append(value)
             if simple:
@@ -348,11 +367,12 @@ class ResPartner(models.Model):
         records.flush_recordset()
 
     @api.model
-    def _spoki_csv_write_values(self, rows, partner_ids, fields_by_name, tz_name=None):
-        """Upsert the non-empty dynamic values: ``INSERT … SELECT … FROM
-        unnest(arrays) ON CONFLICT (partner_id, field_id) DO UPDATE`` (only
-        when the value differs), 30,000 values per statement. Returns the
-        number of values in the file."""
+    def _spoki_csv_write_values(self, rows, partner_ids, fields_by_name, tz_name=None, new_ids=None):
+        """Write the non-empty dynamic values: ``INSERT … SELECT … FROM
+        unnest(arrays)``, with ``ON CONFLICT (partner_id, field_id) DO UPDATE``
+        (only when the value differs) for contacts that existed before
+        (``new_ids``: those created by this import), 30,000 values per
+        statement. Returns the number of values in the file."""
         if not fields_by_name:
             return 0
         Value = self.env["spoki.dynamic.value"]
@@ -378,8 +398,28 @@ class ResPartner(models.Model):
                     moments.append(tz.localize(local).astimezone(pytz.utc).replace(tzinfo=None))
                 else:
                     moments.append(None)
+        # in (partner, field) order, so that index pages are walked in order;
+        # values of contacts created by this import can't exist yet: plain
+        # INSERT for them, upsert for the others
+        new_ids = set(new_ids or ())
+        order = sorted(range(len(partners)), key=lambda i: (partners[i] in new_ids, partners[i], fields_[i]))
+        columns = [[column[i] for i in order] for column in columns]
+        split = len(columns[0]) - sum(1 for partner_id in partners if partner_id in new_ids)
         size = BATCH_SIZE * 6
-        for start in range(0, len(partners), size):
+        batches = [(start, min(start + size, split), True) for start in range(0, split, size)]
+        batches += [(start, min(start + size, len(columns[0])), False) for start in range(split, len(columns[0]), size)]
+        upsert = SQL(
+            """ON CONFLICT (partner_id, field_id) DO UPDATE
+               SET value_text = EXCLUDED.value_text,
+                           value_date = EXCLUDED.value_date,
+                           value_datetime = EXCLUDED.value_datetime,
+                           write_uid = EXCLUDED.write_uid,
+                           write_date = EXCLUDED.write_date
+                     WHERE (spoki_dynamic_value.value_text, spoki_dynamic_value.value_date,
+                            spoki_dynamic_value.value_datetime)
+                           IS DISTINCT FROM (EXCLUDED.value_text, EXCLUDED.value_date, EXCLUDED.value_datetime)"""
+        )
+        for start, end, existing in batches:
             cr.execute(
                 SQL(
                     """
@@ -389,18 +429,14 @@ class ResPartner(models.Model):
                     SELECT u.partner_id, u.field_id, u.value_text, u.value_date, u.value_datetime, %s, %s, %s, %s
                       FROM unnest(%s::int4[], %s::int4[], %s::varchar[], %s::date[], %s::timestamp[])
                            AS u(partner_id, field_id, value_text, value_date, value_datetime)
-                    ON CONFLICT (partner_id, field_id) DO UPDATE
-                       SET value_text = EXCLUDED.value_text,
-                           value_date = EXCLUDED.value_date,
-                           value_datetime = EXCLUDED.value_datetime,
-                           write_uid = EXCLUDED.write_uid,
-                           write_date = EXCLUDED.write_date
-                     WHERE (spoki_dynamic_value.value_text, spoki_dynamic_value.value_date,
-                            spoki_dynamic_value.value_datetime)
-                           IS DISTINCT FROM (EXCLUDED.value_text, EXCLUDED.value_date, EXCLUDED.value_datetime)
+                    %s
                     """,
-                    uid, now, uid, now,
-                    *(column[start : start + size] for column in columns),
+                    uid,
+                    now,
+                    uid,
+                    now,
+                    *(column[start:end] for column in columns),
+                    upsert if existing else SQL(),
                 )
             )
         Value.invalidate_model()

@@ -48,9 +48,7 @@ class SpokiCsvExport(models.TransientModel):
 
     def _get_header(self, dynamic_fields):
         return (
-            list(CLEAN_HEADER.values())
-            + dynamic_fields.mapped("name")
-            + ["tags", "lists", "valid number", "opt-out"]
+            list(CLEAN_HEADER.values()) + dynamic_fields.mapped("name") + ["tags", "lists", "valid number", "opt-out"]
         )
 
     def _iter_csv(self, partner_ids):
@@ -114,14 +112,12 @@ class SpokiCsvExport(models.TransientModel):
                     if kind == "date":
                         value = date.isoformat() if date else ""
                     elif kind == "datetime":
-                        value = (
-                            pytz.utc.localize(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
-                        )
+                        value = pytz.utc.localize(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
                     else:
                         value = text or ""
                     values.setdefault(partner_id, [""] * len(field_index))[field_index[field_id]] = value
             empty = [""] * len(field_index)
-            for (pid, phone, name, first, last, is_company, email, plang, valid, opt_out, tags, lists) in partners:
+            for pid, phone, name, first, last, is_company, email, plang, valid, opt_out, tags, lists in partners:
                 if not (first or last):
                     first, last = _split_name(name, is_company)
                 writer.row(

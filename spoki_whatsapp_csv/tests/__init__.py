@@ -1,2 +1,3 @@
 from . import test_csv_import
 from . import test_csv_export
+from . import test_csv_ui

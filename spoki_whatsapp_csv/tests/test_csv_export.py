@@ -43,8 +43,10 @@ class TestCsvExport(SpokiCsvCommon):
         )
 
     def _export_rows(self, partners):
-        export = self.env["spoki.csv.export"].with_user(self.agent).create(
-            {"partner_ids_text": ",".join(str(i) for i in partners.ids)}
+        export = (
+            self.env["spoki.csv.export"]
+            .with_user(self.agent)
+            .create({"partner_ids_text": ",".join(str(i) for i in partners.ids)})
         )
         return parse(export._iter_csv(export._get_partner_ids()))
 
@@ -52,16 +54,40 @@ class TestCsvExport(SpokiCsvCommon):
         rows = self._export_rows(self.partner_it | self.partner_formula | self.partner_bad)
         self.assertEqual(
             rows[0],
-            ["phone", "first name", "last name", "email", "language", "APPOINTMENT", "BIRTHDAY_DATE", "LINK",
-             "tags", "lists", "valid number", "opt-out"],
+            [
+                "phone",
+                "first name",
+                "last name",
+                "email",
+                "language",
+                "APPOINTMENT",
+                "BIRTHDAY_DATE",
+                "LINK",
+                "tags",
+                "lists",
+                "valid number",
+                "opt-out",
+            ],
         )
         by_name = {row[1]: row for row in rows[1:]}
         mario = by_name["Mario"]
         # the date-time is shown in the user's time zone (Rome, UTC+1 in January)
         self.assertEqual(
             mario,
-            ["'+393471234567", "Mario", "Rossi", "mario@example.it", "it_IT", "2025-01-15 09:00:00", "1990-05-01",
-             "'=cmd|' /C calc'!A0", "Promo June, VIP", "Newsletter", "yes", "yes"],
+            [
+                "'+393471234567",
+                "Mario",
+                "Rossi",
+                "mario@example.it",
+                "it_IT",
+                "2025-01-15 09:00:00",
+                "1990-05-01",
+                "'=cmd|' /C calc'!A0",
+                "Promo June, VIP",
+                "Newsletter",
+                "yes",
+                "yes",
+            ],
         )
         self.assertNotIn("Company B only", mario[9], "lists of other companies are not disclosed")
         formula = by_name["'@SUM(1+1)"]
@@ -77,8 +103,10 @@ class TestCsvExport(SpokiCsvCommon):
 
     def test_export_streams_in_chunks(self):
         partners = self._create_partners(7, prefix="+39349")
-        export = self.env["spoki.csv.export"].with_user(self.agent).create(
-            {"partner_ids_text": ",".join(str(i) for i in partners.ids)}
+        export = (
+            self.env["spoki.csv.export"]
+            .with_user(self.agent)
+            .create({"partner_ids_text": ",".join(str(i) for i in partners.ids)})
         )
         with patch.object(spoki_csv_export, "CHUNK_SIZE", 3):
             chunks = list(export._iter_csv(export._get_partner_ids()))
@@ -102,7 +130,9 @@ class TestCsvExport(SpokiCsvCommon):
         ).action_spoki_csv_export()
         export = self.env["spoki.csv.export"].browse(int(action["url"].rsplit("/", 1)[1]))
         self.assertEqual(export._get_partner_ids(), Partner.search(domain, order="id").ids)
-        action = Partner.with_context(active_model="res.partner", active_ids=[], active_domain=domain).action_spoki_csv_export()
+        action = Partner.with_context(
+            active_model="res.partner", active_ids=[], active_domain=domain
+        ).action_spoki_csv_export()
         export = self.env["spoki.csv.export"].browse(int(action["url"].rsplit("/", 1)[1]))
         self.assertEqual(export.domain, repr(domain))
 
@@ -123,8 +153,10 @@ class TestCsvExportHttp(HttpCase):
         partners = self.env["res.partner"].create(
             [{"name": f"Stream {i}", "mobile": f"+39 347 900 {i:04d}"} for i in range(12)]
         )
-        export = self.env["spoki.csv.export"].with_user(agent).create(
-            {"partner_ids_text": ",".join(str(i) for i in partners.ids)}
+        export = (
+            self.env["spoki.csv.export"]
+            .with_user(agent)
+            .create({"partner_ids_text": ",".join(str(i) for i in partners.ids)})
         )
         self.authenticate("csv_agent", "csv_agent")
         with patch.object(spoki_csv_export, "CHUNK_SIZE", 5):

@@ -91,7 +91,9 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
         self.assertEqual(kept, {(3, 2), (4, 2)})
         wizard.keep = "first"
         self.assertTrue(wizard.needs_analysis)
-        data = csv_bytes([["phone", "first name", "email"], ["3471112222", "", ""], ["+39 347 111 2222", "Mario", "m@x.it"]])
+        data = csv_bytes(
+            [["phone", "first name", "email"], ["3471112222", "", ""], ["+39 347 111 2222", "Mario", "m@x.it"]]
+        )
         wizard = self._wizard(data, keep="most_complete")
         wizard.action_analyze()
         self.assertEqual([(i.row, i.kept_row) for i in wizard.issue_ids], [(2, 3)])
@@ -173,11 +175,13 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
         self.assertEqual(wizard.clean_count, 1)
 
     def test_formula_cell(self):
-        data = csv_bytes([["phone", "first name"], ["3470007777", '=HYPERLINK("http://evil";"x")'], ["3480007777", "@SUM(A1)"]])
+        data = csv_bytes(
+            [["phone", "first name"], ["3470007777", '=HYPERLINK("http://evil";"x")'], ["3480007777", "@SUM(A1)"]]
+        )
         wizard = self._wizard(data)
         wizard.action_analyze()
         clean = list(csv.reader(io.StringIO(self._attachment_text(wizard.clean_attachment_id))))
-        self.assertEqual(clean[1][:2], ["'+393470007777", "'=HYPERLINK(\"http://evil\";\"x\")"])
+        self.assertEqual(clean[1][:2], ["'+393470007777", '\'=HYPERLINK("http://evil";"x")'])
         self.assertEqual(clean[2][:2], ["'+393480007777", "'@SUM(A1)"])
         wizard.action_import()
         partner = self._partners_by_phone("+393470007777")["+393470007777"]
@@ -248,7 +252,16 @@ class TestCsvImport(SpokiCsvCommon):
     def test_import_creates_contacts_like_the_orm(self):
         rows = [
             ["phone", "first name", "last name", "email", "language", "BIRTHDAY_DATE", "APPOINTMENT", "LINK"],
-            ["+39 347 000 0001", "Maria Grazia", "Rossi", "MG.Rossi@Example.it", "it", "31/12/1980", "2025-06-01 09:30", "https://x.it/a"],
+            [
+                "+39 347 000 0001",
+                "Maria Grazia",
+                "Rossi",
+                "MG.Rossi@Example.it",
+                "it",
+                "31/12/1980",
+                "2025-06-01 09:30",
+                "https://x.it/a",
+            ],
             ["347 000 0002", "", "", "", "", "", "", ""],
         ]
         wizard = self._import(rows)
@@ -288,7 +301,9 @@ class TestCsvImport(SpokiCsvCommon):
     def test_reimport_updates_the_same_contacts(self):
         archived = self.env["res.partner"].create({"name": "Old Archived", "mobile": "+39 349 000 0009"})
         archived.action_archive()
-        untouched = self.env["res.partner"].create({"name": "Not In File", "mobile": "+39 349 000 0008", "email": "n@x.it"})
+        untouched = self.env["res.partner"].create(
+            {"name": "Not In File", "mobile": "+39 349 000 0008", "email": "n@x.it"}
+        )
         mario = self.env["res.partner"].create({"name": "Mario Rossi", "mobile": "+39 347 000 0004"})
         mario.write({"wa_opt_out": True, "category_id": [(0, 0, {"name": "Existing tag"})]})
         self.env.flush_all()  # (so that the agent's import doesn't flush the setup's writes)
@@ -364,8 +379,9 @@ class TestCsvImport(SpokiCsvCommon):
         )
         wizard.action_analyze()
         failure = psycopg2.errors.CheckViolation("boom")
-        with patch.object(type(self.env["res.partner"]), "_spoki_csv_write_values", side_effect=failure), self.assertLogs(
-            "odoo.addons.spoki_whatsapp_csv.wizard.spoki_csv_import", "WARNING"
+        with (
+            patch.object(type(self.env["res.partner"]), "_spoki_csv_write_values", side_effect=failure),
+            self.assertLogs("odoo.addons.spoki_whatsapp_csv.wizard.spoki_csv_import", "WARNING"),
         ):
             wizard.action_import()
         self.assertEqual(wizard.state, "analyzed")
@@ -395,6 +411,75 @@ class TestCsvImport(SpokiCsvCommon):
         wizard.action_analyze()
         wizard.action_import()
         self.assertIn("+393470000042", self._partners_by_phone("+393470000042"))
+
+    def test_companies_and_child_contacts(self):
+        company = self.env["res.partner"].create(
+            {"name": "ACME S.p.A.", "is_company": True, "mobile": "+39 347 000 0071"}
+        )
+        person = self.env["res.partner"].create({"name": "Carla Neri", "mobile": "+39 347 000 0072"})
+        child = self.env["res.partner"].create({"name": "Home", "parent_id": person.id, "type": "delivery"})
+        colleague = self.env["res.partner"].create(
+            {"name": "Ugo", "parent_id": company.id, "mobile": "+39 347 000 0073"}
+        )
+        self.env.flush_all()
+        self.assertEqual(child.complete_name, "Carla Neri, Home")
+        self._import(
+            [
+                ["phone", "first name", "last name", "email"],
+                ["3470000071", "Rosa", "Gialli", "INFO@Acme.IT"],
+                ["3470000072", "Carla", "Bruni", "Carla <carla.bruni@example.com>"],
+                ["3470000073", "Ugo", "Foscolo", ""],
+            ]
+        )
+        self.assertEqual(company.name, "ACME S.p.A.", "a company keeps its name")
+        self.assertEqual((company.wa_first_name, company.wa_last_name), ("Rosa", "Gialli"))
+        self.assertEqual(company.email_normalized, "info@acme.it")
+        self.assertEqual((person.name, person.complete_name), ("Carla Bruni", "Carla Bruni"))
+        self.assertEqual(person.email_normalized, "carla.bruni@example.com")
+        self.assertEqual(child.complete_name, "Carla Bruni, Home", "the child's name follows (ORM recompute)")
+        self.assertEqual((colleague.name, colleague.complete_name), ("Ugo Foscolo", "ACME S.p.A., Ugo Foscolo"))
+        self.assertEqual(colleague.commercial_company_name, "ACME S.p.A.")
+
+    def test_fast_paths_match_odoo(self):
+        from odoo.tools import email_normalize
+
+        from odoo.addons.spoki_whatsapp.models.spoki_dynamic_value import parse_typed
+
+        from ..models.res_partner import normalized_email
+        from ..wizard.spoki_csv_import import FAST_DATE_RE, _fast_datetime
+
+        for email in (
+            "a@b.it",
+            "Mario.Rossi+tag@Example.COM",
+            "x_y-z@sub.domain.co.uk",
+            "A@B",
+            "Mario <M@X.IT>",
+            "a@b.it, c@d.it",
+            "é@école.fr",
+            "not an email",
+            "UPPER@CASE.COM",
+        ):
+            self.assertEqual(normalized_email(email), email_normalize(email, strict=False) or None, email)
+        for text in (
+            "2024-05-01",
+            "1/5/1990",
+            "01/05/1990",
+            "2025-06-01 09:30",
+            "2025-06-01T09:30:15",
+            "31/12/1999 23:59",
+        ):
+            match = FAST_DATE_RE.match(text)
+            self.assertTrue(match, text)
+            self.assertEqual(_fast_datetime(match), parse_typed("datetime", text), text)
+
+    def test_tampered_clean_file_is_refused(self):
+        count = self._partner_count()
+        wizard = self._wizard(csv_bytes([["phone"], ["3470000081"]]))
+        wizard.action_analyze()
+        wizard.clean_attachment_id.sudo().raw = b"phone\r\n+1\r\n"
+        with self.assertRaisesRegex(UserError, "analyze the file again"):
+            wizard.action_import()
+        self.assertEqual(self._partner_count(), count)
 
     def test_user_without_contact_creation_imports_nothing(self):
         self.agent.groups_id -= self.env.ref("base.group_partner_manager")

@@ -211,7 +211,7 @@ def analyze(rows, mapping, *, region=None, keep="first", parsers=None, language=
         raw_phone = cells[phone_index]
         if not raw_phone:
             reasons.append(("phone_missing", "phone", ""))
-            e164 = None
+            e164, valid = None, False
         else:
             normalized = cache.get(raw_phone)
             if normalized is None:
@@ -243,7 +243,8 @@ def analyze(rows, mapping, *, region=None, keep="first", parsers=None, language=
         if reasons:
             if not any(code.startswith("phone") for code, _t, _d in reasons):
                 result.value_errors += 1
-            issues.append(Issue(row, "invalid", reasons, phone=e164 or raw_phone))
+            # the number as written when it is not valid, normalised otherwise
+            issues.append(Issue(row, "invalid", reasons, phone=e164 if e164 and valid else raw_phone))
             continue
         clean = CleanRow(
             row,

@@ -357,9 +357,7 @@ class Table:
             raise FileReadError("empty")
         width = max(_filled(cells) for _number, cells in filled_rows)
         needed = max(1, math.ceil(width / 2))
-        header_row, header_cells = next(
-            (number, cells) for number, cells in filled_rows if _filled(cells) >= needed
-        )
+        header_row, header_cells = next((number, cells) for number, cells in filled_rows if _filled(cells) >= needed)
         data_like = next((cell for cell in header_cells if cell and looks_like_data(cell)), None)
         if data_like is not None:
             raise FileReadError("no_header", row=header_row, value=data_like)

@@ -42,9 +42,7 @@ FAST_DATE_RE = re.compile(
 def _fast_datetime(match):
     parts = match.groupdict()
     year, month, day = (parts["y"], parts["m"], parts["d"]) if parts["y"] else (parts["y2"], parts["m2"], parts["d2"])
-    return datetime(
-        int(year), int(month), int(day), int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0)
-    )
+    return datetime(int(year), int(month), int(day), int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0))
 
 
 class SpokiCsvImport(models.TransientModel):
@@ -191,9 +189,7 @@ class SpokiCsvImport(models.TransientModel):
 
     def unlink(self):
         # the clean/errors files go with the wizard (transient records are vacuumed)
-        self.env["ir.attachment"].sudo().search(
-            [("res_model", "=", self._name), ("res_id", "in", self.ids)]
-        ).unlink()
+        self.env["ir.attachment"].sudo().search([("res_model", "=", self._name), ("res_id", "in", self.ids)]).unlink()
         return super().unlink()
 
     # ------------------------------------------------------------
@@ -256,7 +252,10 @@ class SpokiCsvImport(models.TransientModel):
         detected = []
         if table.file_format == "csv":
             names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-            detected = [table.encoding, dict(self._fields["delimiter"]._description_selection(self.env))[names[table.delimiter]]]
+            detected = [
+                table.encoding,
+                dict(self._fields["delimiter"]._description_selection(self.env))[names[table.delimiter]],
+            ]
         self.write(
             {
                 "state": "map",
@@ -561,7 +560,9 @@ class SpokiCsvImport(models.TransientModel):
         for row, cells in table.rows:
             phone = cells[0]
             if not E164_RE.match(phone) or phone in seen:
-                raise UserError(self.env._("The clean file was changed (row %(row)s): analyze the file again.", row=row))
+                raise UserError(
+                    self.env._("The clean file was changed (row %(row)s): analyze the file again.", row=row)
+                )
             seen.add(phone)
             rows.append(CleanRow(row, phone, *cells[1:5], values=dict(zip(dynamic_names, cells[5:]))))
         return rows
@@ -669,9 +670,7 @@ class SpokiCsvImport(models.TransientModel):
         notes = []
         tags = [table.header[i] for i in tag_columns(table.header)]
         if tags:
-            notes.append(
-                _("Tags are never imported: column %(columns)s is ignored.", columns=", ".join(tags))
-            )
+            notes.append(_("Tags are never imported: column %(columns)s is ignored.", columns=", ".join(tags)))
         mapped = {line.column_id.sequence for line in self.mapping_ids if line.column_id}
         ignored = [name for i, name in enumerate(table.header) if i not in mapped and name not in tags]
         if ignored:
