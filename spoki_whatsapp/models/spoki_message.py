@@ -1002,7 +1002,7 @@ class SpokiMessage(models.Model):
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
 
     @api.model
-    def _sync_statuses(self, batch_size=500, auto_commit=None, time_budget=None):
+    def _sync_statuses(self, batch_size=500, auto_commit=None, time_budget=None, accounts=None):
         auto_commit = self._auto_commit_default() if auto_commit is None else auto_commit
         time_budget = time_budget if time_budget is not None else self._param("send_time_budget", 10)
         started = time.monotonic()
@@ -1010,7 +1010,7 @@ class SpokiMessage(models.Model):
         now = self._now()
         since = now - timedelta(days=self._param("status_poll_days", 7))
         done, out_of_time = 0, False
-        accounts = self.env["spoki.account"].sudo().search([])
+        accounts = accounts.sudo() if accounts is not None else self.env["spoki.account"].sudo().search([])
         for account in accounts:
             provider = account._get_provider(clock=self._clock())
             if not provider.supports_status_polling:

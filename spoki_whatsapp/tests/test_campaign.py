@@ -85,7 +85,7 @@ class TestCampaign(MessagingCommon):
         self.assertEqual((campaign.sent_count, campaign.queued_count), (3, 0))
         self.assertEqual(campaign.state, "done")
         self.advance(seconds=15)
-        self.Message._sync_statuses(auto_commit=False)
+        self.Message._sync_statuses(auto_commit=False, accounts=self.account)
         campaign.invalidate_recordset()
         self.assertEqual(campaign.delivered_count, 3)
         self.assertEqual(campaign.read_count, 3)

@@ -237,15 +237,15 @@ class TestMessageStatuses(MessagingCommon):
     def test_status_sync_cron_sandbox(self):
         message = self._sent_message()
         self.advance(seconds=3)
-        done, _remaining = self.Message._sync_statuses(auto_commit=False)
+        done, _remaining = self.Message._sync_statuses(auto_commit=False, accounts=self.account)
         self.assertEqual(done, 1)
         self.assertEqual(message.state, "delivered")
         self.advance(seconds=20)
-        self.Message._sync_statuses(auto_commit=False)
+        self.Message._sync_statuses(auto_commit=False, accounts=self.account)
         self.assertEqual(message.state, "read")
         self.assertEqual(message.read_at, self.start + timedelta(seconds=10))
         self.advance(seconds=20)
-        self.assertEqual(self.Message._sync_statuses(auto_commit=False)[0], 0, "final: no longer polled")
+        self.assertEqual(self.Message._sync_statuses(auto_commit=False, accounts=self.account)[0], 0, "final: no longer polled")
 
 
 @tagged("post_install", "-at_install")
