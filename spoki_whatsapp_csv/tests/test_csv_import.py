@@ -506,3 +506,80 @@ class TestCsvImport(SpokiCsvCommon):
         with self.assertRaises(AccessError):
             wizard.clean_attachment_id.with_user(other).read(["datas"])
         self.assertTrue(base64.b64decode(wizard.clean_attachment_id.datas))
+
+    def test_done_when_excel_export_to_list_and_back(self):
+        """The issue's "done when": an Excel export with messy numbers goes
+        through Manage CSV, its clean file is imported into a new list, a
+        changed version updates the same contacts, and the export gives them
+        back with tags and lists."""
+        export_rows = [
+            ["Export clienti 2025"],
+            [],
+            ["Telefono", "Nome", "Cognome", "E-mail", "Lingua", "BIRTHDAY_DATE", "Tag"],
+            [393470000101, "Anna", "Rossi", "anna@example.it", "Italiano", datetime.datetime(1990, 5, 1), "vip"],
+            ["0039 347 000 0101", "Anna", "R.", "", "", None, ""],  # duplicate of the row above
+            ["347-000-0102", "Bruno", "Verdi", "", "English", datetime.datetime(1985, 1, 2), ""],
+            [3470000103.0, "Carla", "Neri", "carla@example.it", "", None, ""],
+            ["n/a", "Dario", "Blu", "", "", None, ""],  # invalid
+        ]
+        wizard = self._wizard(xlsx_bytes({"Clienti": export_rows, "Note": [["x"]]}), "export.xlsx")
+        self.assertEqual((wizard.sheet_count, wizard.header_row), (2, 3))
+        wizard.action_analyze()
+        self.assertEqual(
+            (
+                wizard.row_count,
+                wizard.valid_count,
+                wizard.invalid_count,
+                wizard.duplicate_row_count,
+                wizard.clean_count,
+            ),
+            (5, 4, 1, 1, 3),
+        )
+        clean = base64.b64decode(wizard.clean_attachment_id.datas)
+        # the clean file goes through Manage CSV again, into a new list
+        second = self._wizard(clean, "export-clean.csv", list_mode="new", new_list_name="Clienti 2025")
+        self.assertEqual(
+            self._mapping(second),
+            {
+                "phone": "phone",
+                "first_name": "first name",
+                "last_name": "last name",
+                "email": "email",
+                "language": "language",
+                "BIRTHDAY_DATE": "BIRTHDAY_DATE",
+            },
+        )
+        second.action_analyze()
+        self.assertEqual((second.clean_count, len(second.issue_ids), second.new_count), (3, 0, 3))
+        second.action_import()
+        clients = second.result_list_id
+        self.assertEqual((second.result_created, clients.contact_count), (3, 3))
+        partners = self._partners_by_phone("+393470000101", "+393470000102", "+393470000103")
+        anna = partners["+393470000101"]
+        anna.category_id = [(0, 0, {"name": "VIP"})]
+        # a changed version of the export updates the same contacts
+        export_rows[3][3] = "anna.rossi@example.it"
+        export_rows[5][1] = "Bruno Maria"
+        third = self._wizard(xlsx_bytes({"Clienti": export_rows}), "export-v2.xlsx")
+        third.action_analyze()
+        self.assertEqual((third.existing_count, third.new_count), (3, 0))
+        third.action_import()
+        self.assertEqual((third.result_created, third.result_updated), (0, 3))
+        self.assertEqual(self._partners_by_phone(*partners)["+393470000101"], anna)
+        self.assertEqual(anna.email, "anna.rossi@example.it")
+        self.assertEqual(partners["+393470000102"].name, "Bruno Maria Verdi")
+        # and back out, with tags and lists
+        export = (
+            self.env["spoki.csv.export"]
+            .with_user(self.agent)
+            .create({"domain": repr([("spoki_list_ids", "in", clients.ids)])})
+        )
+        text = b"".join(export._iter_csv(export._get_partner_ids())).decode("utf-8-sig")
+        rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
+        header = rows.pop("phone")
+        anna_row = dict(zip(header, rows["'+393470000101"]))
+        self.assertEqual(
+            (anna_row["email"], anna_row["language"], anna_row["BIRTHDAY_DATE"], anna_row["tags"], anna_row["lists"]),
+            ("anna.rossi@example.it", "it_IT", "1990-05-01", "VIP", "Clienti 2025"),
+        )
+        self.assertEqual(len(rows), 3)
