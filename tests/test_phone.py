@@ -1,6 +1,6 @@
 import pytest
 
-from spoki_whatsapp.tools.phone import normalize_phone, normalize_many, region_of
+from spoki_whatsapp.tools.phone import normalize_many, normalize_phone, region_of
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,9 @@ class ResPartner(models.Model):
         string="WhatsApp lists",
     )
     spoki_value_ids = fields.One2many(
-        "spoki.dynamic.value", "partner_id", string="Dynamic fields",
+        "spoki.dynamic.value",
+        "partner_id",
+        string="Dynamic fields",
     )
 
     @api.depends("mobile", "phone", "country_id", "company_id.country_id")
@@ -172,10 +174,14 @@ class ResPartner(models.Model):
                 )
             )
         Value = self.env["spoki.dynamic.value"]
-        parsed = {name: Value._vals_for(fields_by_name[name], raw) for name, raw in values.items() if name in fields_by_name}
+        parsed = {
+            name: Value._vals_for(fields_by_name[name], raw) for name, raw in values.items() if name in fields_by_name
+        }
         existing = {
             (v.partner_id.id, v.field_id.id): v
-            for v in Value.search([("partner_id", "in", self.ids), ("field_id", "in", [f.id for f in fields_by_name.values()])])
+            for v in Value.search(
+                [("partner_id", "in", self.ids), ("field_id", "in", [f.id for f in fields_by_name.values()])]
+            )
         }
         to_create = []
         for partner in self:

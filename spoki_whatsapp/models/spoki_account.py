@@ -34,9 +34,7 @@ class SpokiAccount(models.Model):
     name = fields.Char(required=True, tracking=True)
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
-    company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company, index=True
-    )
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
     provider = fields.Selection(
         [("sandbox", "Sandbox (embedded, no credentials)"), ("spoki", "Spoki API"), ("meta", "Meta Cloud API")],
         required=True,
@@ -51,7 +49,8 @@ class SpokiAccount(models.Model):
     )
     # credentials (managers only)
     api_endpoint = fields.Char(
-        "API endpoint", groups="spoki_whatsapp.group_spoki_manager",
+        "API endpoint",
+        groups="spoki_whatsapp.group_spoki_manager",
         help="Leave empty for the provider's public endpoint.",
     )
     spoki_api_key = fields.Char("Spoki API key", groups="spoki_whatsapp.group_spoki_manager", copy=False)
@@ -59,11 +58,14 @@ class SpokiAccount(models.Model):
     meta_phone_number_id = fields.Char("Meta phone number ID", groups="spoki_whatsapp.group_spoki_manager")
     meta_waba_id = fields.Char("WhatsApp Business account ID", groups="spoki_whatsapp.group_spoki_manager")
     meta_app_secret = fields.Char(
-        "App secret", groups="spoki_whatsapp.group_spoki_manager", copy=False,
+        "App secret",
+        groups="spoki_whatsapp.group_spoki_manager",
+        copy=False,
         help="Used to check the X-Hub-Signature-256 of incoming webhooks.",
     )
     webhook_verify_token = fields.Char(
-        groups="spoki_whatsapp.group_spoki_manager", copy=False,
+        groups="spoki_whatsapp.group_spoki_manager",
+        copy=False,
         default=lambda self: secrets.token_urlsafe(24),
     )
     webhook_url = fields.Char(compute="_compute_webhook_url")
@@ -98,7 +100,8 @@ class SpokiAccount(models.Model):
         help="-1: the provider doesn't report it (the tier policy decides); 0: unlimited.",
     )
     tier_limit = fields.Integer(
-        "Unique users / 24 h", compute="_compute_tier_limit",
+        "Unique users / 24 h",
+        compute="_compute_tier_limit",
         help="Limit enforced by the send queue; 0 means unlimited.",
     )
     credit_balance = fields.Float("Credit", digits=(16, 2), tracking=True)
@@ -215,6 +218,9 @@ class SpokiAccount(models.Model):
             return get_provider(self.provider, self._provider_config(), clock=clock)
         except ValueError as exc:
             raise UserError(
-                self.env._("The WhatsApp provider “%(provider)s” is not available: %(error)s",
-                           provider=self.provider, error=exc)
+                self.env._(
+                    "The WhatsApp provider “%(provider)s” is not available: %(error)s",
+                    provider=self.provider,
+                    error=exc,
+                )
             ) from exc

@@ -62,13 +62,17 @@ class SpokiDynamicField(models.Model):
                 [
                     ("id", "!=", field.id),
                     ("name", "=", field.name),
-                    ("company_id", "in", [False, field.company_id.id] if field.company_id else [False] + self.env["res.company"].sudo().search([]).ids),
+                    (
+                        "company_id",
+                        "in",
+                        [False, field.company_id.id]
+                        if field.company_id
+                        else [False] + self.env["res.company"].sudo().search([]).ids,
+                    ),
                 ]
             )
             if duplicate:
-                raise ValidationError(
-                    self.env._("A dynamic field named %(name)s already exists.", name=field.name)
-                )
+                raise ValidationError(self.env._("A dynamic field named %(name)s already exists.", name=field.name))
             if not NAME_RE.match(field.name or ""):
                 raise ValidationError(
                     self.env._(
@@ -84,9 +88,7 @@ class SpokiDynamicField(models.Model):
 
     def _compute_value_count(self):
         counts = dict(
-            self.env["spoki.dynamic.value"]._read_group(
-                [("field_id", "in", self.ids)], ["field_id"], ["__count"]
-            )
+            self.env["spoki.dynamic.value"]._read_group([("field_id", "in", self.ids)], ["field_id"], ["__count"])
         )
         for field in self:
             field.value_count = counts.get(field, 0)

@@ -95,9 +95,7 @@ class SpokiDynamicValue(models.Model):
             if value.field_type == "date":
                 value.value_display = value.value_date and fields.Date.to_string(value.value_date) or ""
             elif value.field_type == "datetime":
-                value.value_display = (
-                    value.value_datetime and fields.Datetime.to_string(value.value_datetime) or ""
-                )
+                value.value_display = value.value_datetime and fields.Datetime.to_string(value.value_datetime) or ""
             else:
                 value.value_display = value.value_text or ""
 
@@ -122,9 +120,7 @@ class SpokiDynamicValue(models.Model):
                     self.env._(
                         "%(name)s holds values of type %(type)s only.",
                         name=field.name,
-                        type=dict(field._fields["field_type"]._description_selection(self.env))[
-                            field.field_type
-                        ],
+                        type=dict(field._fields["field_type"]._description_selection(self.env))[field.field_type],
                     )
                 )
 

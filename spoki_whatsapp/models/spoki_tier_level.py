@@ -11,7 +11,10 @@ class SpokiTierLevel(models.Model):
 
     name = fields.Char(required=True, translate=True)
     policy = fields.Selection(
-        [("guide", "Spoki guide (1K / 10K / 100K / unlimited)"), ("meta", "Meta 2025 (250 / 2K / 10K / 100K / unlimited)")],
+        [
+            ("guide", "Spoki guide (1K / 10K / 100K / unlimited)"),
+            ("meta", "Meta 2025 (250 / 2K / 10K / 100K / unlimited)"),
+        ],
         required=True,
         default="guide",
     )
@@ -23,7 +26,11 @@ class SpokiTierLevel(models.Model):
     unlimited = fields.Boolean(compute="_compute_unlimited")
 
     _sql_constraints = [
-        ("policy_sequence_uniq", "unique(policy, sequence)", "A tier policy can't have two steps at the same position."),
+        (
+            "policy_sequence_uniq",
+            "unique(policy, sequence)",
+            "A tier policy can't have two steps at the same position.",
+        ),
         ("max_users_positive", "CHECK(max_users >= 0)", "The limit can't be negative (0 means unlimited)."),
     ]
 
@@ -34,9 +41,7 @@ class SpokiTierLevel(models.Model):
 
     def _next_level(self):
         self.ensure_one()
-        return self.search(
-            [("policy", "=", self.policy), ("sequence", ">", self.sequence)], order="sequence", limit=1
-        )
+        return self.search([("policy", "=", self.policy), ("sequence", ">", self.sequence)], order="sequence", limit=1)
 
     def _previous_level(self):
         self.ensure_one()

@@ -1,8 +1,9 @@
 import sys
 from pathlib import Path
 
-from odoo.addons.mail.tests.common import mail_new_test_user
 from odoo.tests import TransactionCase
+
+from odoo.addons.mail.tests.common import mail_new_test_user
 
 # The repository's top-level tests/ folder holds the fake Spoki/Meta HTTP
 # server shared by pytest and these Odoo tests.
@@ -21,9 +22,7 @@ class SpokiCommon(TransactionCase):
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_notrack=True))
         cls.company_a = cls.env.company
         cls.company_a.country_id = cls.env.ref("base.it")
-        cls.company_b = cls.env["res.company"].create(
-            {"name": "Company B", "country_id": cls.env.ref("base.es").id}
-        )
+        cls.company_b = cls.env["res.company"].create({"name": "Company B", "country_id": cls.env.ref("base.es").id})
         cls.manager = mail_new_test_user(
             cls.env,
             login="spoki_manager",
@@ -74,8 +73,5 @@ class SpokiCommon(TransactionCase):
     def _create_partners(cls, count, prefix="+39347", start=0, **extra):
         """``count`` contacts with distinct valid numbers, created in one batch."""
         return cls.env["res.partner"].create(
-            [
-                dict({"name": f"Contact {i}", "mobile": f"{prefix}{i:07d}"}, **extra)
-                for i in range(start, start + count)
-            ]
+            [dict({"name": f"Contact {i}", "mobile": f"{prefix}{i:07d}"}, **extra) for i in range(start, start + count)]
         )

@@ -40,7 +40,12 @@ class TestSpokiDynamicField(SpokiCommon):
     def test_typed_values(self):
         partner = self.partner_it
         partner._spoki_set_values(
-            {"TEST_BIRTHDAY": "14/06/1985", "APPOINTMENT_AT": "2026-12-01 15:30", "PROMO_CODE": "XMAS", "NOME": "Mariolino"}
+            {
+                "TEST_BIRTHDAY": "14/06/1985",
+                "APPOINTMENT_AT": "2026-12-01 15:30",
+                "PROMO_CODE": "XMAS",
+                "NOME": "Mariolino",
+            }
         )
         values = partner._spoki_get_values()[partner]
         self.assertEqual(values["TEST_BIRTHDAY"], date(1985, 6, 14))
@@ -85,7 +90,9 @@ class TestSpokiDynamicField(SpokiCommon):
 
     def test_exportable(self):
         self.partner_it._spoki_set_values({"PROMO_CODE": "XMAS"})
-        rows = self.partner_it.export_data(["name", "spoki_value_ids/field_id/name", "spoki_value_ids/value_text"])["datas"]
+        rows = self.partner_it.export_data(["name", "spoki_value_ids/field_id/name", "spoki_value_ids/value_text"])[
+            "datas"
+        ]
         self.assertEqual(rows[0], ["Mario Rossi", "PROMO_CODE", "XMAS"])
 
     def test_known_names(self):

@@ -9,7 +9,11 @@ class TestSpokiList(SpokiCommon):
         empty = self.env["spoki.list"].create({"name": "Empty"})
         self.assertEqual(empty.contact_count, 0)
         wizard = self.env["spoki.list.add.contacts"].create(
-            {"mode": "selection", "partner_ids": [(6, 0, (self.partner_it | self.partner_es).ids)], "new_list_name": "Picked"}
+            {
+                "mode": "selection",
+                "partner_ids": [(6, 0, (self.partner_it | self.partner_es).ids)],
+                "new_list_name": "Picked",
+            }
         )
         self.assertEqual(wizard.match_count, 2)
         wizard.action_apply()

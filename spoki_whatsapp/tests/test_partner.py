@@ -28,7 +28,12 @@ class TestSpokiPartner(SpokiCommon):
 
     def test_mobile_preferred_and_recomputed(self):
         partner = self.env["res.partner"].create(
-            {"name": "Both", "phone": "06 1234 5678", "mobile": "333 111 2222", "country_id": self.env.ref("base.it").id}
+            {
+                "name": "Both",
+                "phone": "06 1234 5678",
+                "mobile": "333 111 2222",
+                "country_id": self.env.ref("base.it").id,
+            }
         )
         self.assertEqual(partner.wa_phone, "+393331112222")
         partner.mobile = False
@@ -125,7 +130,9 @@ class TestSpokiPartner(SpokiCommon):
             views = self.env[model].with_user(self.manager).get_views([(False, t) for t in types])
             self.assertEqual(set(views["views"]), set(types))
         action = self.env.ref("spoki_whatsapp.res_partner_action_spoki")
-        views = self.env["res.partner"].with_user(self.agent).get_views(
-            [(v.view_id.id, v.view_mode) for v in action.view_ids] + [(action.search_view_id.id, "search")]
+        views = (
+            self.env["res.partner"]
+            .with_user(self.agent)
+            .get_views([(v.view_id.id, v.view_mode) for v in action.view_ids] + [(action.search_view_id.id, "search")])
         )
         self.assertIn("wa_phone", views["views"]["list"]["arch"])

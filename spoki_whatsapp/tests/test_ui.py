@@ -37,7 +37,8 @@ class TestSpokiUi(HttpCase):
         code = """
             const deadline = Date.now() + 20000;
             const check = () => {
-                const tab = [...document.querySelectorAll('.o_notebook .nav-link')].find(a => a.textContent.trim() === 'WhatsApp');
+                const tab = [...document.querySelectorAll('.o_notebook .nav-link')]
+                    .find(a => a.textContent.trim() === 'WhatsApp');
                 const chat = document.querySelector('button[name="action_spoki_open_chat"]');
                 if (tab && chat) { console.log('test successful'); return; }
                 if (Date.now() > deadline) { console.error('WhatsApp tab or Go to chat missing'); return; }

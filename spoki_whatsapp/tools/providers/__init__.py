@@ -16,9 +16,11 @@ from .base import (  # noqa: F401
     TemporaryError,
     WhatsAppProvider,
 )
-from .sandbox import SandboxProvider  # noqa: F401
+from .meta import MetaCloudProvider
+from .sandbox import SandboxProvider
+from .spoki import SpokiProvider
 
-_REGISTRY = {"sandbox": SandboxProvider}
+_REGISTRY = {"sandbox": SandboxProvider, "meta": MetaCloudProvider, "spoki": SpokiProvider}
 
 
 def register(kind, cls):
@@ -31,10 +33,3 @@ def get_provider(kind, config=None, clock=None):
     except KeyError:
         raise ValueError(f"Unknown WhatsApp provider {kind!r}") from None
     return cls(config or {}, clock=clock)
-
-
-from .meta import MetaCloudProvider
-from .spoki import SpokiProvider
-
-register("meta", MetaCloudProvider)
-register("spoki", SpokiProvider)
