@@ -89,5 +89,6 @@ class ResPartner(models.Model):
             confirmation,
             partner=self,
             user=self.env.ref("base.user_root"),
+            check_window=False,  # the customer has just written
             optout_confirmation=True,
         )

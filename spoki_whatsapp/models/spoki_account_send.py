@@ -164,12 +164,11 @@ class SpokiAccount(models.Model):
             SQL(
                 """SELECT m.wa_phone, MAX(m.message_date) FROM spoki_message m
                     WHERE m.account_id = %s AND m.direction = 'incoming'
-                      AND m.wa_phone = ANY(%s) AND m.message_date > %s AND m.message_date <= %s
+                      AND m.wa_phone = ANY(%s) AND m.message_date > %s
                  GROUP BY m.wa_phone""",
                 self.id,
                 numbers,
                 now - WINDOW,
-                now,
             )
         )
         return {number: last + WINDOW for number, last in self.env.cr.fetchall()}
