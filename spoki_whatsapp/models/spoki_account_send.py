@@ -28,7 +28,7 @@ sees them (Odoo's default REPEATABLE READ snapshot would predate the lock).
 
 from datetime import timedelta
 
-from odoo import models
+from odoo import fields, models
 from odoo.tools import SQL
 
 #: Message states that count for the limit (reserved or reached the provider).
@@ -242,6 +242,15 @@ class SpokiAccount(models.Model):
     def _spoki_trigger_send(self, at=None):
         """Wake the send-queue job (now or at ``at``)."""
         cron = self._spoki_send_queue_cron()
-        if cron:
-            cron.sudo()._trigger(at=at)
+        if not cron:
+            return
+        cron = cron.sudo()
+        if at:
+            # one pending wake-up is enough (the cron also runs every interval)
+            pending = self.env["ir.cron.trigger"].sudo().search_count(
+                [("cron_id", "=", cron.id), ("call_at", "<=", at), ("call_at", ">=", fields.Datetime.now())], limit=1
+            )
+            if pending:
+                return
+        cron._trigger(at=at)
 
