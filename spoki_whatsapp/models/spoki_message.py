@@ -60,6 +60,7 @@ from odoo.tools.translate import LazyTranslate
 
 from ..tools.phone import normalize_phone
 from ..tools.providers import MetaCloudProvider, ProviderError, get_provider
+from ..tools.providers.meta import classify_meta_error
 from .spoki_account_send import COUNTED_STATES, WINDOW
 
 _logger = logging.getLogger(__name__)
@@ -1068,6 +1069,20 @@ class SpokiMessage(models.Model):
         return done, remaining
 
     @api.model
+    def _status_error(self, event):
+        """(our error code, readable reason) of a ``failed`` status event:
+        Meta's numeric codes (131026, 131048…) are mapped like send errors
+        ('invalid_number', 'spam_rate_limited'…), the original code kept in
+        the reason."""
+        raw = (event.error_code or "").strip()
+        detail = event.error_message or ""
+        code = raw or "failed"
+        if raw.isdigit():
+            _cls, code = classify_meta_error(raw, detail)
+            detail = f"{detail} (#{raw})" if detail else f"#{raw}"
+        return code, self._reason(code, detail)
+
+    @api.model
     def _apply_status_events(self, account, events):
         """Apply provider status events to this account's outgoing messages,
         idempotently and whatever their order: a state never goes back
@@ -1115,6 +1130,11 @@ class SpokiMessage(models.Model):
             changed += cr.rowcount
         failed = by_status.get("failed")
         if failed:
+            rows, codes = [], set()
+            for pid, event in failed.items():
+                code, reason = self._status_error(event)
+                codes.add(code)
+                rows.append((pid, event.timestamp, code, reason))
             cr.execute_values(
                 f"""UPDATE spoki_message AS m
                        SET state = 'failed', failed_at = COALESCE(m.failed_at, v.ts),
@@ -1123,18 +1143,12 @@ class SpokiMessage(models.Model):
                       FROM (VALUES %s) AS v(pid, ts, code, reason)
                      WHERE m.account_id = {int(account.id)} AND m.direction = 'outgoing'
                        AND m.provider_message_id = v.pid AND m.state IN ('sending', 'sent')""",
-                [
-                    (pid, event.timestamp, event.error_code or "failed",
-                     (event.error_message or self._reason(event.error_code) or "")[:500])
-                    for pid, event in failed.items()
-                ],
+                rows,
                 template="(%s::varchar, %s::timestamp, %s::varchar, %s::varchar)",
                 page_size=1000,
             )
             changed += cr.rowcount
-            codes = {event.error_code for event in failed.values() if event.error_code}
-            if codes:
-                account._on_provider_errors(codes)
+            account._on_provider_errors(codes)
         self.invalidate_model()
         return changed
 

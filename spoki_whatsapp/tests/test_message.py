@@ -232,7 +232,8 @@ class TestMessageStatuses(MessagingCommon):
         self.Message._apply_status_events(
             self.account, [StatusEvent(message.provider_message_id, "failed", self.start, "131026", "Undeliverable")]
         )
-        self.assertEqual((message.state, message.error_code), ("failed", "131026"))
+        self.assertEqual((message.state, message.error_code), ("failed", "invalid_number"))
+        self.assertIn("Undeliverable (#131026)", message.error_message)
 
     def test_status_sync_cron_sandbox(self):
         message = self._sent_message()

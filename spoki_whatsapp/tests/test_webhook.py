@@ -93,6 +93,13 @@ class TestWebhook(HttpCase, SpokiCommon):
         self.assertEqual(str(self.sent.read_at), "2026-01-01 10:01:00")
         self.assertEqual(str(self.sent.delivered_at), "2026-01-01 10:01:00", "read implies delivered, first value kept")
 
+    def test_failed_status_mapped(self):
+        payload = self._statuses(fp.meta_status("wamid.TEST1", "failed", time.time(), error_code=131048))
+        self.assertEqual(self._post(payload).status_code, 200)
+        self.sent.invalidate_recordset()
+        self.assertEqual((self.sent.state, self.sent.error_code), ("failed", "spam_rate_limited"))
+        self.assertIn("#131048", self.sent.error_message)
+
     def test_inbound_message_and_stop(self):
         now = int(time.time())
         payload = fp.meta_webhook(
