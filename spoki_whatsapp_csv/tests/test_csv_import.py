@@ -30,7 +30,7 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
         wizard = self._wizard(csv_bytes(MESSY, delimiter=";", encoding="cp1252"))
         self.assertEqual(wizard.state, "map")
         self.assertEqual(wizard.file_format, "CSV")
-        self.assertIn("cp1252", wizard.detected)
+        self.assertEqual(wizard.detected, "Windows-1252 · Semicolon ;")
         self.assertEqual(
             self._mapping(wizard),
             {
@@ -102,11 +102,11 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
     def test_utf8_bom_and_utf16(self):
         rows = [["phone", "first name", "last name"], ["+39 347 123 4567", "José", "Núñez"]]
         for data, encoding in (
-            (csv_bytes(rows, bom=True), "utf-8-sig"),
-            ("\r\n".join("\t".join(r) for r in rows).encode("utf-16"), "utf-16"),
+            (csv_bytes(rows, bom=True), "UTF-8 with BOM · Comma ,"),
+            ("\r\n".join("\t".join(r) for r in rows).encode("utf-16"), "UTF-16 · Tab"),
         ):
             wizard = self._wizard(data)
-            self.assertIn(encoding, wizard.detected)
+            self.assertEqual(wizard.detected, encoding)
             self.assertEqual(self._mapping(wizard)["phone"], "phone")
             wizard.action_analyze()
             self.assertEqual(wizard.clean_count, 1)

@@ -252,8 +252,17 @@ class SpokiCsvImport(models.TransientModel):
         detected = []
         if table.file_format == "csv":
             names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+            encodings = {
+                "utf-8": "UTF-8",
+                "utf-8-sig": self.env._("UTF-8 with BOM"),
+                "utf-16": "UTF-16",
+                "utf-16-le": "UTF-16 LE",
+                "utf-16-be": "UTF-16 BE",
+                "cp1252": "Windows-1252",
+                "latin-1": "Latin-1",
+            }
             detected = [
-                table.encoding,
+                encodings.get(table.encoding, table.encoding),
                 dict(self._fields["delimiter"]._description_selection(self.env))[names[table.delimiter]],
             ]
         self.write(
