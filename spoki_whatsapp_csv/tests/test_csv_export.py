@@ -6,8 +6,8 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.mail.tests.common import mail_new_test_user
 
-from ..models import spoki_csv_export
 from ..tools.reader import open_table
+from ..wizard import spoki_csv_export
 from .common import SpokiCsvCommon
 
 

@@ -1,3 +1,4 @@
+from . import spoki_csv_export
 from . import spoki_csv_import
 from . import spoki_csv_import_column
 from . import spoki_csv_import_issue
