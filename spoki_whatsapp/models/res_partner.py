@@ -4,14 +4,14 @@ from odoo.exceptions import UserError
 from ..tools.phone import normalize_phone
 from .spoki_dynamic_field import BUILTIN_NAMES
 
-PHONE_REASONS = {
-    "empty": "No number",
-    "unparsable": "Not a phone number",
-    "no_region": "No country prefix and no country to guess it from",
-    "too_short": "Too short",
-    "too_long": "Too long",
-    "invalid": "Not a valid number",
-}
+# Why a number can't be used (codes of tools.phone.normalize_phone).
+PHONE_PROBLEMS = [
+    ("unparsable", "Not a phone number"),
+    ("no_region", "No country prefix and no country to guess it from"),
+    ("too_short", "Too short"),
+    ("too_long", "Too long"),
+    ("invalid", "Not a valid number"),
+]
 
 
 class ResPartner(models.Model):
@@ -27,7 +27,7 @@ class ResPartner(models.Model):
         "contact's country, else the company's. Edit mobile/phone to change it.",
     )
     wa_phone_valid = fields.Boolean("Valid WhatsApp number", compute="_compute_wa_phone", store=True)
-    wa_phone_error = fields.Char("Number problem", compute="_compute_wa_phone", store=True)
+    wa_phone_error = fields.Selection(PHONE_PROBLEMS, "Number problem", compute="_compute_wa_phone", store=True)
     wa_first_name = fields.Char("First name (WhatsApp)", help="%%NOME%%; derived from the name when empty.")
     wa_last_name = fields.Char("Last name (WhatsApp)", help="%%COGNOME%%; derived from the name when empty.")
     wa_opt_out = fields.Boolean(
@@ -59,9 +59,7 @@ class ResPartner(models.Model):
             result = normalize_phone(raw, region)
             partner.wa_phone = result.e164 or False
             partner.wa_phone_valid = result.valid
-            partner.wa_phone_error = (
-                False if result.valid or result.reason == "empty" else self.env._(PHONE_REASONS[result.reason])
-            )
+            partner.wa_phone_error = False if result.valid or result.reason == "empty" else result.reason
 
     # ------------------------------------------------------------
     # CRUD

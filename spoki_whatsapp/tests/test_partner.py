@@ -48,7 +48,7 @@ class TestSpokiPartner(SpokiCommon):
         self.assertFalse(garbage.wa_phone_valid)
         self.assertTrue(garbage.wa_phone_error)
         self.assertFalse(self.partner_bad.wa_phone_valid)
-        self.assertEqual(self.partner_bad.wa_phone_error, "Too short")
+        self.assertEqual(self.partner_bad.wa_phone_error, "too_short")
         empty = Partner.create({"name": "Empty"})
         self.assertFalse(empty.wa_phone_valid)
         self.assertFalse(empty.wa_phone_error)
