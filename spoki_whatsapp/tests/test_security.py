@@ -2,6 +2,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from .common import SpokiCommon
+from .messaging_common import MessagingCommon
 
 
 @tagged("post_install", "-at_install")
@@ -55,3 +56,37 @@ class TestSpokiSecurity(SpokiCommon):
             self.env["spoki.list"].with_user(plain).search([])
         with self.assertRaises(AccessError):
             self.env["spoki.account"].with_user(plain).search([])
+
+
+@tagged("post_install", "-at_install")
+class TestSpokiSecurityMessaging(MessagingCommon):
+    def test_company_b_sees_nothing_of_company_a(self):
+        template = self._approved_template(self.account)
+        field = self.env["spoki.dynamic.field"].create({"name": "SEC_LINK", "on_contacts": False})
+        campaign = self.env["spoki.campaign"].create(
+            {
+                "name": "A only",
+                "account_id": self.account.id,
+                "template_id": template.id,
+                "value_ids": [(0, 0, {"field_id": field.id, "value": "https://example.com"})],
+            }
+        )
+        self.receive("+393471234567", "Ciao")
+        message = self.env["spoki.message"].search([("account_id", "=", self.account.id)], limit=1)
+        self.assertTrue(message)
+        records = {
+            "spoki.template": template,
+            "spoki.campaign": campaign,
+            "spoki.campaign.value": campaign.value_ids,
+            "spoki.message": message,
+            "spoki.conversation": message.conversation_id,
+            "spoki.chat": self.env["spoki.chat"].search([("account_id", "=", self.account.id)]),
+        }
+        for model, record in records.items():
+            self.assertTrue(record, model)
+            # agent of company A sees them
+            self.assertEqual(self.env[model].with_user(self.agent).search([("id", "in", record.ids)]), record, model)
+            # agent of company B sees nothing, even by id
+            self.assertFalse(self.env[model].with_user(self.agent_b).search([("id", "in", record.ids)]), model)
+            with self.assertRaises(AccessError, msg=model):
+                record.with_user(self.agent_b).read(["display_name"])
