@@ -131,17 +131,17 @@ class SpokiMonthlyReport(models.Model):
     text_count = fields.Integer("Free messages sent", readonly=True)
     received_count = fields.Integer("Messages received", readonly=True)
     sent_count = fields.Integer(
-        "Sent", readonly=True, help="Outgoing messages accepted by WhatsApp (sent, delivered or read)."
+        "Messages sent", readonly=True, help="Outgoing messages accepted by WhatsApp (sent, delivered or read)."
     )
     delivered_count = fields.Integer(
-        "Delivered", readonly=True, help="Outgoing messages delivered to the phone (delivered or read)."
+        "Messages delivered", readonly=True, help="Outgoing messages delivered to the phone (delivered or read)."
     )
     read_count = fields.Integer(
-        "Read",
+        "Messages read",
         readonly=True,
         help="Only users who enabled read receipts on WhatsApp are counted: messages actually read are more.",
     )
-    failed_count = fields.Integer("Failed", readonly=True)
+    failed_count = fields.Integer("Failed messages", readonly=True)
     line_ids = fields.One2many("spoki.monthly.report.line", "report_id", "Daily figures", readonly=True)
 
     _sql_constraints = [

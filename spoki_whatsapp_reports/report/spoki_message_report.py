@@ -40,13 +40,13 @@ class SpokiMessageReport(models.Model):
     exchanged_count = fields.Integer(
         "Exchanged", readonly=True, aggregator="sum", help="Received, or sent and accepted by WhatsApp."
     )
-    sent_count = fields.Integer("Sent", readonly=True, aggregator="sum")
-    delivered_count = fields.Integer("Delivered", readonly=True, aggregator="sum")
+    sent_count = fields.Integer("Messages sent", readonly=True, aggregator="sum")
+    delivered_count = fields.Integer("Messages delivered", readonly=True, aggregator="sum")
     read_count = fields.Integer(
-        "Read", readonly=True, aggregator="sum", help="Only users with read receipts enabled are counted."
+        "Messages read", readonly=True, aggregator="sum", help="Only users with read receipts enabled are counted."
     )
-    failed_count = fields.Integer("Failed", readonly=True, aggregator="sum")
-    received_count = fields.Integer("Received", readonly=True, aggregator="sum")
+    failed_count = fields.Integer("Failed messages", readonly=True, aggregator="sum")
+    received_count = fields.Integer("Messages received", readonly=True, aggregator="sum")
 
     def _select(self):
         sent = ", ".join(f"'{state}'" for state in SENT_STATES)

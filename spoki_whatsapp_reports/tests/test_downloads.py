@@ -32,7 +32,10 @@ class TestDownloads(SpokiReportsCommon):
         self.assertEqual(totals["Templates sent"], 3)
         self.assertEqual(totals["Free messages sent"], 2)
         self.assertEqual(totals["Messages received"], 2)
-        self.assertEqual((totals["Sent"], totals["Delivered"], totals["Read"], totals["Failed"]), (5, 4, 2, 1))
+        self.assertEqual(
+            (totals["Messages sent"], totals["Messages delivered"], totals["Messages read"], totals["Failed messages"]),
+            (5, 4, 2, 1),
+        )
         self.assertEqual(totals["Timezone"], "Europe/Rome")
         self.assertIn("read receipts", totals["Note"])
         daily = list(workbook["Daily"].iter_rows(values_only=True))
