@@ -43,59 +43,25 @@ import argparse
 import base64
 import csv
 import io
-import json
 import logging
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _odoo_bench as bench  # noqa: E402
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", default="spoki_bench_csv")
+    bench.add_common_args(parser, "spoki_bench_csv")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument(
         "--base-import-rows", type=int, default=None, help="rows given to base_import (default: all of --rows)"
     )
     parser.add_argument("--skip-base-import", action="store_true")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", default="5432")
-    parser.add_argument("--db-user", default="odoo")
-    parser.add_argument("--db-password", default="odoo")
-    parser.add_argument("--addons-path", default=None, help="default: Odoo's addons + this repository")
     return parser.parse_args()
-
-
-def odoo_args(args):
-    import odoo  # noqa: PLC0415
-
-    addons = args.addons_path or f"{Path(odoo.__file__).parent / 'addons'},{ROOT}"
-    return [
-        f"--addons-path={addons}",
-        f"--db_host={args.db_host}",
-        f"--db_port={args.db_port}",
-        f"--db_user={args.db_user}",
-        f"--db_password={args.db_password}",
-    ]
-
-
-def run_odoo(args, *extra):
-    cmd = [sys.executable, "-c", "import odoo.cli; odoo.cli.main()", *odoo_args(args), *extra]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def drop_db(args):
-    env = dict(os.environ, PGPASSWORD=args.db_password)
-    subprocess.run(
-        ["dropdb", "-h", args.db_host, "-p", args.db_port, "-U", args.db_user, "--if-exists", args.db],
-        check=True,
-        env=env,
-    )
 
 
 FIRST = ["Maria", "Giuseppe", "Anna", "Luca", "Giulia", "Marco", "Francesca", "Niccolò", "Zoë", "Andrea"]
@@ -183,30 +149,14 @@ def manage_csv(env, data, name, list_name):
 
 def main():
     args = parse_args()
-    import odoo  # noqa: PLC0415
     from odoo import SUPERUSER_ID, api  # noqa: PLC0415
 
-    drop_db(args)
-    print(f"Installing spoki_whatsapp_csv and base_import in {args.db} …", flush=True)
-    start = time.perf_counter()
-    run_odoo(
-        args,
-        "-d",
-        args.db,
-        "-i",
-        "spoki_whatsapp_csv,base_import",
-        "--without-demo=all",
-        "--stop-after-init",
-        "--no-http",
-        "--log-level=warn",
-    )
-    print(f"  installed in {time.perf_counter() - start:.0f} s")
+    bench.install(args, "spoki_whatsapp_csv,base_import", "spoki_whatsapp_csv and base_import")
 
-    odoo.tools.config.parse_config([*odoo_args(args), "-d", args.db, "--log-level=warn"])
+    registry = bench.open_registry(args)  # sets up Odoo's logging: after it, basicConfig adds no handler
     # the importer logs its phases (find, create, update, dynamic values, list) at INFO
     logging.basicConfig(level=logging.WARNING, format="    %(message)s")
     logging.getLogger("odoo.addons.spoki_whatsapp_csv").setLevel(logging.INFO)
-    registry = odoo.modules.registry.Registry(args.db)
     results = {"rows": args.rows}
     with registry.cursor() as cr:
         root = api.Environment(cr, SUPERUSER_ID, {})
@@ -291,10 +241,7 @@ def main():
             results["base_import"] = base
             print(f"  {base['imported']:,} contacts in {elapsed:.1f} s ({len(errors)} errors); rolled back")
 
-    registry.delete(args.db)
-    odoo.sql_db.close_db(args.db)
-    if not args.keep:
-        drop_db(args)
+    bench.close_registry(args, registry)
 
     total = results["manage_csv_create_s"]["total"]
     load = os.getloadavg()[0]
@@ -325,9 +272,7 @@ def main():
         f"(Odoo + PostgreSQL; target < {target:.0f} s): {verdict}"
     )
     results["verdict"] = verdict
-    out = ROOT / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_csv_import.json").write_text(json.dumps(results, indent=2))
+    bench.write_results("bench_csv_import", results)
     return 0 if verdict.startswith("OK") else 1
 
 

@@ -35,21 +35,20 @@ Target: enqueue of 100,000 recipients well under a minute.
 """
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _odoo_bench as bench  # noqa: E402
+
+sys.path.insert(0, str(bench.ROOT / "tests"))
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", default="spoki_bench_messaging")
+    bench.add_common_args(parser, "spoki_bench_messaging")
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--dispatch", type=int, default=20_000, help="messages to send in the dispatch phase")
     parser.add_argument("--workers", type=int, default=1, help="send-queue workers (threads, own cursors)")
@@ -57,40 +56,7 @@ def parse_args():
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--latency", type=float, default=0.0, help="fake provider answer delay (s)")
     parser.add_argument("--no-chatter", action="store_true", help="don't log campaign messages on contacts")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", default="5432")
-    parser.add_argument("--db-user", default="odoo")
-    parser.add_argument("--db-password", default="odoo")
-    parser.add_argument("--addons-path", default=None, help="default: Odoo's addons + this repository")
     return parser.parse_args()
-
-
-def odoo_args(args):
-    import odoo  # noqa: PLC0415
-
-    addons = args.addons_path or f"{Path(odoo.__file__).parent / 'addons'},{ROOT}"
-    return [
-        f"--addons-path={addons}",
-        f"--db_host={args.db_host}",
-        f"--db_port={args.db_port}",
-        f"--db_user={args.db_user}",
-        f"--db_password={args.db_password}",
-    ]
-
-
-def run_odoo(args, *extra):
-    cmd = [sys.executable, "-c", "import odoo.cli; odoo.cli.main()", *odoo_args(args), *extra]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def drop_db(args):
-    env = dict(os.environ, PGPASSWORD=args.db_password)
-    subprocess.run(
-        ["dropdb", "-h", args.db_host, "-p", args.db_port, "-U", args.db_user, "--if-exists", args.db],
-        check=True,
-        env=env,
-    )
 
 
 def setup(env, args, fake):
@@ -193,18 +159,11 @@ def main():
     args = parse_args()
     from fake_provider import FakeProvider  # noqa: PLC0415
 
-    import odoo  # noqa: PLC0415
     from odoo import SUPERUSER_ID, api  # noqa: PLC0415
 
-    drop_db(args)
-    print(f"Installing spoki_whatsapp in {args.db} …", flush=True)
-    start = time.perf_counter()
-    run_odoo(args, "-d", args.db, "-i", "spoki_whatsapp", "--without-demo=all", "--stop-after-init",
-             "--no-http", "--log-level=warn")
-    print(f"  installed in {time.perf_counter() - start:.0f} s")
+    bench.install(args, "spoki_whatsapp")
 
-    odoo.tools.config.parse_config([*odoo_args(args), "-d", args.db, "--log-level=warn"])
-    registry = odoo.modules.registry.Registry(args.db)
+    registry = bench.open_registry(args)
     results = vars(args).copy()
     with FakeProvider(latency=args.latency) as fake:
         with registry.cursor() as cr:
@@ -212,10 +171,7 @@ def main():
             print(f"Creating {args.recipients:,} contacts …", flush=True)
             account, campaign = setup(env, args, fake)
             cr.commit()
-            with registry.cursor() as vacuum_cr:
-                vacuum_cr._cnx.autocommit = True
-                vacuum_cr.execute("VACUUM ANALYZE res_partner")
-                vacuum_cr.execute("VACUUM ANALYZE spoki_list_res_partner_rel")
+            bench.vacuum_analyze(registry, "res_partner", "spoki_list_res_partner_rel")
 
             print("Enqueue: starting the campaign …", flush=True)
             start = time.perf_counter()
@@ -228,9 +184,7 @@ def main():
                   f"({campaign.recipient_count / enqueue_s:,.0f} recipients/s)")
             account_id = account.id
 
-        with registry.cursor() as vacuum_cr:
-            vacuum_cr._cnx.autocommit = True
-            vacuum_cr.execute("VACUUM ANALYZE spoki_message")
+        bench.vacuum_analyze(registry, "spoki_message")
         print(f"Dispatch: {args.workers} worker(s) × {args.concurrency} parallel calls, fake latency "
               f"{args.latency * 1000:.0f} ms, chatter {'off' if args.no_chatter else 'on'} …", flush=True)
         elapsed, sent = dispatch(registry, args, account_id)
@@ -252,13 +206,8 @@ def main():
     print("\nSummary")
     print(f"  enqueue of {results['queued']:,} recipients: {results['enqueue_s']} s (target: well under 60 s)")
     print(f"  sustained dispatch rate: {results['rate_msg_s']} messages/s")
-    out = ROOT / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_messaging.json").write_text(json.dumps(results, indent=2))
-    registry.delete(args.db)
-    odoo.sql_db.close_db(args.db)
-    if not args.keep:
-        drop_db(args)
+    bench.write_results("bench_messaging", results)
+    bench.close_registry(args, registry)
 
 
 if __name__ == "__main__":

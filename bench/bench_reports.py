@@ -33,59 +33,24 @@ Target: the dashboard answers in under 300 ms with 1,000,000 messages.
 """
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _odoo_bench as bench  # noqa: E402
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", default="spoki_bench_reports")
+    bench.add_common_args(parser, "spoki_bench_reports")
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--days", type=float, default=365)
     parser.add_argument("--numbers", type=int, default=200_000, help="distinct phone numbers")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database (skip install and data)")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", default="5432")
-    parser.add_argument("--db-user", default="odoo")
-    parser.add_argument("--db-password", default="odoo")
-    parser.add_argument("--addons-path", default=None, help="default: Odoo's addons + this repository")
     return parser.parse_args()
-
-
-def odoo_args(args):
-    import odoo  # noqa: PLC0415
-
-    addons = args.addons_path or f"{Path(odoo.__file__).parent / 'addons'},{ROOT}"
-    return [
-        f"--addons-path={addons}",
-        f"--db_host={args.db_host}",
-        f"--db_port={args.db_port}",
-        f"--db_user={args.db_user}",
-        f"--db_password={args.db_password}",
-    ]
-
-
-def run_odoo(args, *extra):
-    cmd = [sys.executable, "-c", "import odoo.cli; odoo.cli.main()", *odoo_args(args), *extra]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def drop_db(args):
-    env = dict(os.environ, PGPASSWORD=args.db_password)
-    subprocess.run(
-        ["dropdb", "-h", args.db_host, "-p", args.db_port, "-U", args.db_user, "--if-exists", args.db],
-        check=True,
-        env=env,
-    )
 
 
 def timed(function, runs):
@@ -100,28 +65,12 @@ def timed(function, runs):
 
 def main():
     args = parse_args()
-    import odoo  # noqa: PLC0415
     from odoo import SUPERUSER_ID, api  # noqa: PLC0415
 
     if not args.reuse:
-        drop_db(args)
-        print(f"Installing spoki_whatsapp_reports in {args.db} …", flush=True)
-        start = time.perf_counter()
-        run_odoo(
-            args,
-            "-d",
-            args.db,
-            "-i",
-            "spoki_whatsapp_reports",
-            "--without-demo=all",
-            "--stop-after-init",
-            "--no-http",
-            "--log-level=warn",
-        )
-        print(f"  installed in {time.perf_counter() - start:.0f} s")
+        bench.install(args, "spoki_whatsapp_reports")
 
-    odoo.tools.config.parse_config([*odoo_args(args), "-d", args.db, "--log-level=warn"])
-    registry = odoo.modules.registry.Registry(args.db)
+    registry = bench.open_registry(args)
     results = {"messages": args.messages, "days": args.days, "numbers": args.numbers}
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -145,10 +94,7 @@ def main():
             results["insert_s"] = round(time.perf_counter() - start, 1)
             print(f"  inserted in {results['insert_s']} s")
             # what autovacuum does after a bulk insert (statistics, visibility map)
-            with registry.cursor() as vacuum_cr:
-                vacuum_cr._cnx.autocommit = True
-                vacuum_cr.execute("VACUUM ANALYZE spoki_message")
-                vacuum_cr.execute("VACUUM ANALYZE spoki_conversation")
+            bench.vacuum_analyze(registry, "spoki_message", "spoki_conversation")
         cr.execute("SELECT count(*) FROM spoki_message")
         total = cr.fetchone()[0]
         admin = env.ref("base.user_admin")
@@ -192,13 +138,8 @@ def main():
     verdict = "OK" if dashboard_median < 300 else "SLOW"
     print(f"\nDashboard median {dashboard_median:.0f} ms (target < 300 ms): {verdict}")
     results.update(total_messages=total, timings_ms={name: stats for name, stats in rows})
-    out = ROOT / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_reports.json").write_text(json.dumps(results, indent=2))
-    registry.delete(args.db)
-    odoo.sql_db.close_db(args.db)
-    if not args.keep:
-        drop_db(args)
+    bench.write_results("bench_reports", results)
+    bench.close_registry(args, registry)
     return 0 if verdict == "OK" else 1
 
 
