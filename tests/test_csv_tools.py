@@ -7,8 +7,10 @@ import io
 import os
 import time
 
+import csv_fixtures
 import openpyxl
 import pytest
+from csv_fixtures import csv_bytes, xlsx_bytes
 
 from spoki_whatsapp_csv.tools.analysis import analyze, issue_message
 from spoki_whatsapp_csv.tools.mapping import LanguageMatcher, normalize_header, suggest_mapping, tag_columns
@@ -34,41 +36,11 @@ def rows_of(table):
     return list(table.rows)
 
 
-def csv_bytes(rows, delimiter=",", encoding="utf-8", bom=False):
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
-    data = buffer.getvalue().encode(encoding)
-    return (b"\xef\xbb\xbf" + data) if bom else data
-
-
-def xlsx_bytes(sheets):
-    """``sheets``: {name: [rows]}; returns the XLSX bytes."""
-    workbook = openpyxl.Workbook()
-    workbook.remove(workbook.active)
-    for name, rows in sheets.items():
-        sheet = workbook.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 def xls_bytes(rows, date_columns=()):
-    xlwt = pytest.importorskip("xlwt", reason="xlwt is needed to write a real .xls fixture")
-    book = xlwt.Workbook()
-    sheet = book.add_sheet("Contatti")
-    date_style = xlwt.easyxf(num_format_str="DD/MM/YYYY")
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if c in date_columns and isinstance(value, datetime.date):
-                sheet.write(r, c, value, date_style)
-            else:
-                sheet.write(r, c, value)
-    book.add_sheet("Vuoto")
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    data = csv_fixtures.xls_bytes(rows, date_columns, extra_sheets=("Vuoto",))
+    if data is None:
+        pytest.skip("xlwt is needed to write a real .xls fixture")
+    return data
 
 
 # ------------------------------------------------------------

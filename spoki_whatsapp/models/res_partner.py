@@ -181,18 +181,22 @@ class ResPartner(models.Model):
                 [("partner_id", "in", self.ids), ("field_id", "in", [f.id for f in fields_by_name.values()])]
             )
         }
-        to_create = []
+        to_create, to_unlink, to_write = [], Value, {}
         for partner in self:
             for name, vals in parsed.items():
                 field = fields_by_name[name]
                 current = existing.get((partner.id, field.id))
                 empty = not any(vals.values())
                 if current and empty:
-                    current.unlink()
+                    to_unlink |= current
                 elif current:
-                    current.write(vals)
+                    key = tuple(sorted(vals.items()))
+                    to_write[key] = to_write.get(key, Value) | current
                 elif not empty:
                     to_create.append(dict(vals, partner_id=partner.id, field_id=field.id))
+        to_unlink.unlink()
+        for key, values in to_write.items():
+            values.write(dict(key))
         Value.create(to_create)
         builtin = {k: v for k, v in values.items() if k in BUILTIN_NAMES}
         if builtin:

@@ -1213,13 +1213,19 @@ class SpokiMessage(models.Model):
             e164 = normalize_phone(item.from_number, None).e164 or item.from_number
             numbers[item.message_id] = e164
         partners = self._match_partners(account, set(numbers.values()))
-        Partner = self.env["res.partner"].sudo()
+        # unknown numbers: one new contact each, created in one batch
+        new_contacts = {}
         for item in fresh:
             number = numbers[item.message_id]
-            if number not in partners:
-                partners[number] = Partner.create(
-                    {"name": item.profile_name or number, "mobile": number, "company_id": account.company_id.id}
-                )
+            if number not in partners and number not in new_contacts:
+                new_contacts[number] = {
+                    "name": item.profile_name or number,
+                    "mobile": number,
+                    "company_id": account.company_id.id,
+                }
+        if new_contacts:
+            created = self.env["res.partner"].sudo().create(list(new_contacts.values()))
+            partners.update(zip(new_contacts, created))
         messages = self.sudo().create(
             [
                 {

@@ -1,51 +1,11 @@
 import base64
-import csv
-import datetime
-import io
 
-import openpyxl
-
+# isort: off
+# spoki_whatsapp.tests.common puts the repository's tests/ folder on sys.path,
+# where the fixture-file writers shared with the pytest tests live.
 from odoo.addons.spoki_whatsapp.tests.common import SpokiCommon
-
-
-def csv_bytes(rows, delimiter=",", encoding="utf-8", bom=False):
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
-    data = buffer.getvalue().encode(encoding)
-    return (b"\xef\xbb\xbf" + data) if bom else data
-
-
-def xlsx_bytes(sheets):
-    """``sheets``: {name: [rows]} → XLSX bytes."""
-    workbook = openpyxl.Workbook()
-    workbook.remove(workbook.active)
-    for name, rows in sheets.items():
-        sheet = workbook.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def xls_bytes(rows, date_columns=()):
-    """A real .xls written with xlwt; None when xlwt is not installed."""
-    try:
-        import xlwt  # noqa: PLC0415 - test-only optional dependency
-    except ImportError:
-        return None
-    book = xlwt.Workbook()
-    sheet = book.add_sheet("Contatti")
-    date_style = xlwt.easyxf(num_format_str="DD/MM/YYYY")
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if c in date_columns and isinstance(value, datetime.date):
-                sheet.write(r, c, value, date_style)
-            else:
-                sheet.write(r, c, value)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+from csv_fixtures import csv_bytes, xls_bytes, xlsx_bytes  # noqa: F401
+# isort: on
 
 
 class SpokiCsvCommon(SpokiCommon):

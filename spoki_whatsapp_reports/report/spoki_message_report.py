@@ -1,16 +1,8 @@
 from odoo import fields, models, tools
 
-from ..models.spoki_monthly_report import DELIVERED_STATES, SENT_STATES
+from odoo.addons.spoki_whatsapp.models.spoki_message import MESSAGE_STATES
 
-MESSAGE_STATES = [
-    ("queued", "Queued"),
-    ("sending", "Sending"),
-    ("sent", "Sent"),
-    ("delivered", "Delivered"),
-    ("read", "Read"),
-    ("failed", "Failed"),
-    ("received", "Received"),
-]
+from ..models.spoki_monthly_report import DELIVERED_STATES, SENT_STATES
 
 
 class SpokiMessageReport(models.Model):

@@ -1,0 +1,53 @@
+"""Fixture files for the CSV tool's tests, generated on the fly (no binary
+blobs): shared by the pytest tests (tests/test_csv_tools.py) and the Odoo tests
+(spoki_whatsapp_csv/tests/common.py, which finds this folder through
+spoki_whatsapp/tests/common.py)."""
+
+import csv
+import datetime
+import io
+
+import openpyxl
+
+
+def csv_bytes(rows, delimiter=",", encoding="utf-8", bom=False):
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    data = buffer.getvalue().encode(encoding)
+    return (b"\xef\xbb\xbf" + data) if bom else data
+
+
+def xlsx_bytes(sheets):
+    """``sheets``: {name: [rows]} → XLSX bytes."""
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def xls_bytes(rows, date_columns=(), extra_sheets=()):
+    """A real .xls written with xlwt (sheet "Contatti", dates in ``date_columns``
+    formatted DD/MM/YYYY, then empty ``extra_sheets``); None without xlwt."""
+    try:
+        import xlwt  # noqa: PLC0415 - test-only optional dependency
+    except ImportError:
+        return None
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Contatti")
+    date_style = xlwt.easyxf(num_format_str="DD/MM/YYYY")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if c in date_columns and isinstance(value, datetime.date):
+                sheet.write(r, c, value, date_style)
+            else:
+                sheet.write(r, c, value)
+    for name in extra_sheets:
+        book.add_sheet(name)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
