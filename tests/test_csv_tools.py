@@ -7,11 +7,11 @@ import io
 import os
 import time
 
-import csv_fixtures
 import openpyxl
 import pytest
-from csv_fixtures import csv_bytes, xlsx_bytes
 
+from spoki_whatsapp_csv.tests import csv_fixtures
+from spoki_whatsapp_csv.tests.csv_fixtures import csv_bytes, xlsx_bytes
 from spoki_whatsapp_csv.tools.analysis import analyze, issue_message
 from spoki_whatsapp_csv.tools.mapping import LanguageMatcher, normalize_header, suggest_mapping, tag_columns
 from spoki_whatsapp_csv.tools.reader import (

@@ -10,7 +10,8 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from fake_provider import (
+
+from spoki_whatsapp.tests.fake_provider import (
     APP_SECRET,
     PHONE_NUMBER_ID,
     FakeProvider,

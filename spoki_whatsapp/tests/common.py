@@ -1,15 +1,6 @@
-import sys
-from pathlib import Path
-
 from odoo.tests import TransactionCase
 
 from odoo.addons.mail.tests.common import mail_new_test_user
-
-# The repository's top-level tests/ folder holds the fake Spoki/Meta HTTP
-# server shared by pytest and these Odoo tests.
-_REPO_TESTS = Path(__file__).resolve().parents[2] / "tests"
-if _REPO_TESTS.is_dir() and str(_REPO_TESTS) not in sys.path:
-    sys.path.append(str(_REPO_TESTS))
 
 
 class SpokiCommon(TransactionCase):

@@ -8,12 +8,8 @@ from odoo.tests import tagged
 from odoo.tests.common import _super_send
 
 from ..models.spoki_message import SpokiMessage
+from .fake_provider import FakeProvider
 from .messaging_common import MessagingCommon
-
-try:  # the repository's tests/ folder is put on sys.path by common.py
-    from fake_provider import FakeProvider
-except ImportError:  # pragma: no cover - addon installed without the repository
-    FakeProvider = None
 
 
 @tagged("post_install", "-at_install")
@@ -25,8 +21,6 @@ class TestMessageRetries(MessagingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if FakeProvider is None:
-            cls.skipTest(cls, "tests/fake_provider.py not available")
         cls.fake = FakeProvider(timeout_delay=1.5).start()
         cls.addClassCleanup(cls.fake.stop)
         ICP = cls.env["ir.config_parameter"].sudo()

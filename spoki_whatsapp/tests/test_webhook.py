@@ -3,12 +3,8 @@ import time
 
 from odoo.tests import HttpCase, tagged
 
+from . import fake_provider as fp
 from .common import SpokiCommon
-
-try:  # the repository's tests/ folder is put on sys.path by common.py
-    import fake_provider as fp
-except ImportError:  # pragma: no cover - addon installed without the repository
-    fp = None
 
 SECRET = "test-app-secret"
 
@@ -21,8 +17,6 @@ class TestWebhook(HttpCase, SpokiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if fp is None:
-            cls.skipTest(cls, "tests/fake_provider.py not available")
         cls.account.write({"meta_app_secret": SECRET, "webhook_verify_token": "verify-me"})
         cls.url = f"/spoki/webhook/{cls.account.id}"
         cls.customer = cls.env["res.partner"].create({"name": "Webhook Customer", "mobile": "+393391112233"})

@@ -1,11 +1,8 @@
 import base64
 
-# isort: off
-# spoki_whatsapp.tests.common puts the repository's tests/ folder on sys.path,
-# where the fixture-file writers shared with the pytest tests live.
 from odoo.addons.spoki_whatsapp.tests.common import SpokiCommon
-from csv_fixtures import csv_bytes, xls_bytes, xlsx_bytes  # noqa: F401
-# isort: on
+
+from .csv_fixtures import csv_bytes, xls_bytes, xlsx_bytes  # noqa: F401
 
 
 class SpokiCsvCommon(SpokiCommon):

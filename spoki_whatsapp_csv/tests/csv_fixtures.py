@@ -1,7 +1,11 @@
 """Fixture files for the CSV tool's tests, generated on the fly (no binary
-blobs): shared by the pytest tests (tests/test_csv_tools.py) and the Odoo tests
-(spoki_whatsapp_csv/tests/common.py, which finds this folder through
-spoki_whatsapp/tests/common.py)."""
+blobs): shared by the addon's Odoo tests (``from .csv_fixtures import …`` in
+tests/common.py) and the repository's pytest tests (tests/test_csv_tools.py,
+``from spoki_whatsapp_csv.tests.csv_fixtures import …``).
+
+No Odoo: the standard library plus openpyxl (an external dependency of the
+addon) and, optionally, xlwt (test-only, for real .xls files). Not a test
+module: Odoo only runs the ``test_*`` modules imported by tests/__init__.py."""
 
 import csv
 import datetime

@@ -1,8 +1,11 @@
 """A local fake of the Meta WhatsApp Cloud API and of the Spoki REST API.
 
-Stdlib only (no pytest, no Odoo) so both the pytest suite and Odoo tests can
-use it: put ``<repo>/tests`` on ``sys.path`` and ``from fake_provider import
-FakeProvider``. It listens on 127.0.0.1 on a random port and speaks real HTTP,
+Standard library only (no pytest, no Odoo), so it ships with the addon and
+both its Odoo tests (``from .fake_provider import FakeProvider``, also where the
+addon is deployed alone) and the repository's pytest suite (``from
+spoki_whatsapp.tests.fake_provider import FakeProvider``, see tests/conftest.py)
+use it. Not a test module: Odoo only runs the ``test_*`` modules imported by
+``tests/__init__.py``. It listens on 127.0.0.1 on a random port and speaks real HTTP,
 so the providers' whole stack (requests, timeouts, JSON, error mapping) runs.
 
     with FakeProvider() as fake:
