@@ -25,7 +25,6 @@ from spoki_whatsapp.tests.fake_provider import (
     meta_text_message,
     meta_webhook,
 )
-
 from spoki_whatsapp.tools.providers import (
     PermanentError,
     ProviderError,
