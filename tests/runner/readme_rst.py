@@ -9,8 +9,9 @@ one level below its section.
     python3 tests/runner/readme_rst.py            # regenerate every README.rst
     python3 tests/runner/readme_rst.py --check    # exit 1 when one differs (pre-commit hook readme-rst)
 
-Needs mistune, the version .pre-commit-config.yaml pins (pip install mistune==3.4.0),
-and checks the result with docutils when it is importable.
+Needs mistune, the version .pre-commit-config.yaml pins for the hook readme-rst
+(another one may render differently), and checks the result with docutils when
+it is importable.
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ BADGES = {
 
 
 def to_rst(markdown):
-    import mistune  # noqa: PLC0415 (only this script needs it)
-    from mistune.renderers.rst import RSTRenderer  # noqa: PLC0415
+    try:
+        import mistune  # noqa: PLC0415 (only this script needs it)
+        from mistune.renderers.rst import RSTRenderer  # noqa: PLC0415
+    except ImportError:
+        sys.exit(f"{__file__} needs mistune: pip install mistune==<the version .pre-commit-config.yaml pins>")
 
     class Renderer(RSTRenderer):
         HEADING_MARKERS = {1: "-", 2: "~", 3: "^", 4: '"', 5: "'", 6: "'"}
