@@ -32,7 +32,8 @@ from spoki_whatsapp.tools.providers import (
     get_provider,
 )
 from spoki_whatsapp.tools.providers.base import TemplateSpec
-from spoki_whatsapp.tools.providers.meta import MetaCloudProvider, verify_signature
+from spoki_whatsapp.tools.providers.cloud_api import verify_signature
+from spoki_whatsapp.tools.providers.meta import MetaCloudProvider
 from spoki_whatsapp.tools.providers.sandbox import SandboxProvider
 from spoki_whatsapp.tools.providers.spoki import SpokiProvider
 from spoki_whatsapp.tools.providers.spoki import (

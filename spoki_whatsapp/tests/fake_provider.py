@@ -862,3 +862,21 @@ def meta_signature(app_secret, raw_body):
     if isinstance(raw_body, str):
         raw_body = raw_body.encode()
     return "sha256=" + hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+
+
+def spoki_signature(secret, raw_body, timestamp=None):
+    """Value of the ``X-Spoki-Signature`` header Spoki sends (V2 scheme:
+    ``t=<unix>,v2=<HMAC-SHA256 of "<t>.<raw body>">``)."""
+    if isinstance(raw_body, str):
+        raw_body = raw_body.encode()
+    stamp = int(time.time() if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + raw_body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v2={digest}"
+
+
+def spoki_inbound_event(message_id, phone, text, timestamp=None):
+    """A Spoki ``message.inbound`` webhook event."""
+    return {
+        "event": "message.inbound",
+        "data": {"id": message_id, "phone": phone, "text": text, "timestamp": int(timestamp or time.time())},
+    }

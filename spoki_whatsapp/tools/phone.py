@@ -7,9 +7,37 @@ import re
 
 import phonenumbers
 
-__all__ = ["PhoneResult", "normalize_phone", "normalize_many", "region_of"]
+__all__ = [
+    "E164_RE",
+    "PhoneResult",
+    "digits_of",
+    "is_e164",
+    "normalize_phone",
+    "normalize_many",
+    "plus_digits",
+    "region_of",
+]
 
 _CLEAN_RE = re.compile(r"[^\d+]")
+_NON_DIGIT_RE = re.compile(r"\D")
+#: An E.164 number as stored: '+', a non-zero country digit, 6 to 15 digits in all.
+E164_RE = re.compile(r"^\+[1-9]\d{5,14}$")
+
+
+def digits_of(number):
+    """The digits of a number as providers address it (``393471234567``)."""
+    return _NON_DIGIT_RE.sub("", number or "")
+
+
+def plus_digits(number):
+    """``+`` and the digits of a number the provider wrote in E.164 without
+    formatting rules (``393471234567`` → ``+393471234567``); '' when empty."""
+    found = digits_of(number)
+    return f"+{found}" if found else ""
+
+
+def is_e164(value):
+    return bool(E164_RE.match(value or ""))
 
 
 class PhoneResult(tuple):

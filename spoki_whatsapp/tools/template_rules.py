@@ -142,9 +142,7 @@ class TemplateRuleError(ValueError):
 
     def default_message(self):
         shown = {
-            key: ", ".join(
-                f"%%{v}%%" if key in ("names", "suggestions") else str(v) for v in value
-            )
+            key: ", ".join(f"%%{v}%%" if key in ("names", "suggestions") else str(v) for v in value)
             if isinstance(value, (list, tuple))
             else value
             for key, value in self.params.items()
@@ -241,18 +239,10 @@ def validate_body(body):
     errors = []
     length = whatsapp_length(body)
     if length > BODY_MAX_LENGTH:
-        errors.append(
-            TemplateRuleError(
-                "body_too_long", {"length": length, "max": BODY_MAX_LENGTH}
-            )
-        )
+        errors.append(TemplateRuleError("body_too_long", {"length": length, "max": BODY_MAX_LENGTH}))
     runs = [len(m.group()) for m in _SPACE_RUN_RE.finditer(body)]
     if runs:
-        errors.append(
-            TemplateRuleError(
-                "too_many_spaces", {"count": max(runs), "max": MAX_CONSECUTIVE_SPACES}
-            )
-        )
+        errors.append(TemplateRuleError("too_many_spaces", {"count": max(runs), "max": MAX_CONSECUTIVE_SPACES}))
     if any(regex.search(body) for regex in _MEDIA_RES):
         errors.append(TemplateRuleError("media_not_allowed"))
     return errors
@@ -312,24 +302,16 @@ def validate_buttons(buttons):
     for kind, limit in (("url", MAX_URL_BUTTONS), ("phone", MAX_PHONE_BUTTONS)):
         count = types.count(kind)
         if count > limit:
-            errors.append(
-                TemplateRuleError(
-                    "button_count", {"type": kind, "count": count, "max": limit}
-                )
-            )
+            errors.append(TemplateRuleError("button_count", {"type": kind, "count": count, "max": limit}))
     groups = [kind == "quick_reply" for kind in types if kind in BUTTON_TYPES]
-    changes = sum(
-        1 for previous, current in itertools.pairwise(groups) if previous != current
-    )
+    changes = sum(1 for previous, current in itertools.pairwise(groups) if previous != current)
     if changes > 1:
         errors.append(TemplateRuleError("button_order"))
     for index, (button, kind) in enumerate(zip(buttons, types), start=1):
         text = (button.get("text") or "").strip()
         value = (button.get("value") or "").strip()
         if kind not in BUTTON_TYPES:
-            errors.append(
-                TemplateRuleError("button_type", {"index": index, "type": kind})
-            )
+            errors.append(TemplateRuleError("button_type", {"index": index, "type": kind}))
         if not text:
             errors.append(TemplateRuleError("button_text_empty", {"index": index}))
         else:
@@ -347,9 +329,7 @@ def validate_buttons(buttons):
                     )
                 )
             if has_emoji(text):
-                errors.append(
-                    TemplateRuleError("button_emoji", {"index": index, "text": text})
-                )
+                errors.append(TemplateRuleError("button_emoji", {"index": index, "text": text}))
         if kind == "url":
             if len(value) > URL_MAX_LENGTH:
                 errors.append(
@@ -359,13 +339,9 @@ def validate_buttons(buttons):
                     )
                 )
             elif not _valid_url(value):
-                errors.append(
-                    TemplateRuleError("url_invalid", {"index": index, "url": value})
-                )
+                errors.append(TemplateRuleError("url_invalid", {"index": index, "url": value}))
         elif kind == "phone" and not _valid_phone(value):
-            errors.append(
-                TemplateRuleError("phone_invalid", {"index": index, "phone": value})
-            )
+            errors.append(TemplateRuleError("phone_invalid", {"index": index, "phone": value}))
     return errors
 
 
@@ -498,11 +474,7 @@ def to_positional(body, mapping):
 
     def repl(match):
         name = match.group(1)
-        return (
-            "{{" + str(mapping[name]) + "}}"
-            if _NAME_RE.fullmatch(name)
-            else match.group(0)
-        )
+        return "{{" + str(mapping[name]) + "}}" if _NAME_RE.fullmatch(name) else match.group(0)
 
     return _TOKEN_RE.sub(repl, body or "")
 
@@ -530,9 +502,7 @@ def positional_params(mapping, values, names=None):
     result = []
     for name in sorted(wanted, key=lambda n: mapping[n]):
         value = values.get(name)
-        result.append(
-            _clean_param("" if value is None or value is False else str(value))
-        )
+        result.append(_clean_param("" if value is None or value is False else str(value)))
     return result
 
 
@@ -650,9 +620,7 @@ def format_value(value, lang=None):
         return ""
     if isinstance(value, (datetime.date, datetime.datetime)):
         locale = _locale(lang)
-        pattern = _FOUR_DIGIT_YEAR_RE.sub(
-            "y", get_date_format("short", locale=locale).pattern
-        )
+        pattern = _FOUR_DIGIT_YEAR_RE.sub("y", get_date_format("short", locale=locale).pattern)
         date_text = format_date(value, format=pattern, locale=locale)
         if not isinstance(value, datetime.datetime):
             return date_text
@@ -667,11 +635,7 @@ def format_value(value, lang=None):
 
 
 def _is_missing(value):
-    return (
-        value is None
-        or value is False
-        or (isinstance(value, str) and not value.strip())
-    )
+    return value is None or value is False or (isinstance(value, str) and not value.strip())
 
 
 def render(body, values, formatter=None):
@@ -757,9 +721,7 @@ def preview_html(body, buttons=()):
     text = _SENTINEL_RE.sub(lambda m: protected[int(m.group(1))], text)
     text = text.replace("\n", "<br/>")
 
-    parts = [
-        f'<div class="o_spoki_wa_bubble"><div class="o_spoki_wa_text">{text}</div>'
-    ]
+    parts = [f'<div class="o_spoki_wa_bubble"><div class="o_spoki_wa_text">{text}</div>']
     buttons = list(buttons or ())
     if buttons:
         parts.append('<div class="o_spoki_wa_buttons">')
@@ -768,9 +730,7 @@ def preview_html(body, buttons=()):
             label = html.escape(button.get("text") or "", quote=True)
             title = html.escape(button.get("value") or "", quote=True)
             title_attr = f' title="{title}"' if title else ""
-            parts.append(
-                f'<div class="o_spoki_wa_button {css}"{title_attr}>{label}</div>'
-            )
+            parts.append(f'<div class="o_spoki_wa_button {css}"{title_attr}>{label}</div>')
         parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
@@ -808,6 +768,4 @@ def template_signatures(bodies, buttons=()):
     """Set of signatures, one per non-empty body (default + translations;
     a ``{lang: body}`` dict is accepted). Two templates are duplicates (same
     body in any language and same buttons) when their sets intersect."""
-    return {
-        template_signature(body, buttons) for body in _texts(bodies) if body.strip()
-    }
+    return {template_signature(body, buttons) for body in _texts(bodies) if body.strip()}

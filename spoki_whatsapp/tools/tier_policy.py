@@ -43,6 +43,8 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import NamedTuple
 
+from .vocabulary import PHONE_STATUS_RANK, QUALITY_RANK
+
 __all__ = [
     "BLOCK_CODES",
     "DEFAULT_POLICY",
@@ -66,8 +68,9 @@ __all__ = [
     "threshold_7d",
 ]
 
-QUALITIES = ("high", "medium", "low")
-PHONE_STATUSES = ("connected", "flagged", "restricted")
+#: quality ratings and phone statuses the policies know (tools/vocabulary.py)
+QUALITIES = tuple(QUALITY_RANK)
+PHONE_STATUSES = tuple(PHONE_STATUS_RANK)
 
 #: Codes that can appear in ``Outlook.blocked_reasons`` (map them to
 #: translated labels in the UI).
@@ -185,10 +188,7 @@ def get_policy(policy_key):
 
 def _level(policy, level_index):
     if not isinstance(level_index, int) or not 0 <= level_index <= policy.top_index:
-        raise ValueError(
-            f"Level index {level_index!r} out of range for policy {policy.key!r} "
-            f"(0..{policy.top_index})"
-        )
+        raise ValueError(f"Level index {level_index!r} out of range for policy {policy.key!r} (0..{policy.top_index})")
     return policy.levels[level_index]
 
 
@@ -310,12 +310,7 @@ def _fmt_limit(limit):
     return "unlimited" if limit is None else f"{limit:,}/24h"
 
 
-def evaluate(policy_key, snapshot):
-    """Evaluate promotion/demotion of ``snapshot`` under ``policy_key``."""
-    policy = get_policy(policy_key)
-    rules = policy.rules
-    snap = snapshot
-    level = _level(policy, snap.level_index)
+def _check_snapshot(snap):
     if snap.quality not in QUALITIES:
         raise ValueError(f"Unknown quality: {snap.quality!r}")
     if snap.phone_status not in PHONE_STATUSES:
@@ -325,15 +320,55 @@ def evaluate(policy_key, snapshot):
     if snap.now is None:
         raise ValueError("Snapshot.now is required")
 
+
+def _limit_blockers(rules, snap, current_limit):
+    """``(blocked codes, time floor)`` of the daily-limit rule (the guide:
+    reached at this tier, then 48 hours)."""
+    if not rules.requires_limit_reached:
+        return [], None
+    reached_at = snap.limit_reached_at
+    if reached_at is not None and snap.level_since is not None and reached_at < snap.level_since:
+        reached_at = None  # reached at a previous level: doesn't count
+    if reached_at is None and snap.unique_24h >= current_limit:
+        reached_at = snap.now
+    if reached_at is None:
+        return ["limit_not_reached_yet"], None
+    time_floor = reached_at + rules.wait_after_limit
+    return (["wait_48h"] if snap.now < time_floor else []), time_floor
+
+
+def _promotion_reason(outlook, snap, rules, blocked, time_floor):
+    if not blocked:
+        reason = f"Eligible for promotion to {_fmt_limit(outlook.next_limit)}"
+        if rules.promotion_delay:
+            reason += f", expected by {outlook.earliest_promotion:%Y-%m-%d %H:%M} UTC"
+        return reason
+    if blocked == ["wait_48h"]:
+        return f"Promotion to {_fmt_limit(outlook.next_limit)} possible from {time_floor:%Y-%m-%d %H:%M} UTC"
+    if "quality_low" in blocked:
+        return "Quality rating is low: no promotion"
+    if "phone_flagged" in blocked:
+        return "Number is flagged: no promotion"
+    if "limit_not_reached_yet" in blocked:
+        return "The daily limit has not been reached yet at this tier"
+    return f"{outlook.needed_7d:,} more unique users in 7 days needed ({snap.unique_7d:,}/{outlook.threshold_7d:,})"
+
+
+def evaluate(policy_key, snapshot):
+    """Evaluate promotion/demotion of ``snapshot`` under ``policy_key``."""
+    policy = get_policy(policy_key)
+    rules = policy.rules
+    snap = snapshot
+    level = _level(policy, snap.level_index)
+    _check_snapshot(snap)
     now = snap.now
     index = snap.level_index
-    current_limit = level.limit
     outlook = Outlook(
         policy_key=policy.key,
         level_index=index,
         action="stay",
         new_level_index=index,
-        current_limit=current_limit,
+        current_limit=level.limit,
         next_limit=None,
         threshold_7d=None,
         needed_7d=None,
@@ -342,18 +377,11 @@ def evaluate(policy_key, snapshot):
 
     # Demotion first: it wins over everything else.
     # At the lowest tier it falls through (promotion is blocked anyway).
-    if (
-        index > 0
-        and snap.quality in rules.demote_qualities
-        and snap.phone_status in rules.demote_statuses
-    ):
+    if index > 0 and snap.quality in rules.demote_qualities and snap.phone_status in rules.demote_statuses:
         outlook.action = "demote"
         outlook.new_level_index = index - 1
         outlook.blocked_reasons = ["quality_low", "phone_flagged"]
-        outlook.reason = (
-            f"Quality low and number flagged: demoted to "
-            f"{_fmt_limit(policy.levels[index - 1].limit)}"
-        )
+        outlook.reason = f"Quality low and number flagged: demoted to {_fmt_limit(policy.levels[index - 1].limit)}"
         return outlook
 
     if index == policy.top_index:
@@ -362,72 +390,31 @@ def evaluate(policy_key, snapshot):
         return outlook
 
     outlook.next_limit = policy.levels[index + 1].limit
-    needed_total = threshold_7d(policy.key, index)
-    outlook.threshold_7d = needed_total
-    outlook.needed_7d = max(0, needed_total - max(0, snap.unique_7d))
+    outlook.threshold_7d = threshold_7d(policy.key, index)
+    outlook.needed_7d = max(0, outlook.threshold_7d - max(0, snap.unique_7d))
     blocked = []
-
     if snap.quality not in rules.ok_qualities:
         blocked.append("quality_low")
     if snap.phone_status in rules.blocking_statuses:
         blocked.append("phone_flagged")
-
-    time_floor = None
-    if rules.requires_limit_reached:
-        reached_at = snap.limit_reached_at
-        if (
-            reached_at is not None
-            and snap.level_since is not None
-            and reached_at < snap.level_since
-        ):
-            reached_at = None  # reached at a previous level: doesn't count
-        if reached_at is None and snap.unique_24h >= current_limit:
-            reached_at = now
-        if reached_at is None:
-            blocked.append("limit_not_reached_yet")
-        else:
-            time_floor = reached_at + rules.wait_after_limit
-            outlook.not_before = time_floor
-            if now < time_floor:
-                blocked.append("wait_48h")
-
+    limit_blocked, time_floor = _limit_blockers(rules, snap, level.limit)
+    blocked += limit_blocked
+    outlook.not_before = time_floor
     if outlook.needed_7d > 0:
         blocked.append("threshold_not_met")
-
     outlook.blocked_reasons = blocked
-    only_time = [code for code in blocked if code != "wait_48h"] == []
-    if only_time:
+
+    if all(code == "wait_48h" for code in blocked):  # only time stands in the way
         start = now
         if rules.promotion_delay and snap.threshold_met_at is not None:
             start = snap.threshold_met_at  # meta: the clock runs from the crossing
         if time_floor is not None:
             start = max(start, time_floor)
         outlook.earliest_promotion = start + rules.promotion_delay
-
     if not blocked:
         outlook.action = "promote"
         outlook.new_level_index = index + 1
-        outlook.reason = f"Eligible for promotion to {_fmt_limit(outlook.next_limit)}"
-        if rules.promotion_delay:
-            outlook.reason += (
-                f", expected by {outlook.earliest_promotion:%Y-%m-%d %H:%M} UTC"
-            )
-    elif blocked == ["wait_48h"]:
-        outlook.reason = (
-            f"Promotion to {_fmt_limit(outlook.next_limit)} possible from "
-            f"{time_floor:%Y-%m-%d %H:%M} UTC"
-        )
-    elif "quality_low" in blocked:
-        outlook.reason = "Quality rating is low: no promotion"
-    elif "phone_flagged" in blocked:
-        outlook.reason = "Number is flagged: no promotion"
-    elif "limit_not_reached_yet" in blocked:
-        outlook.reason = "The daily limit has not been reached yet at this tier"
-    else:
-        outlook.reason = (
-            f"{outlook.needed_7d:,} more unique users in 7 days needed "
-            f"({snap.unique_7d:,}/{needed_total:,})"
-        )
+    outlook.reason = _promotion_reason(outlook, snap, rules, blocked, time_floor)
     return outlook
 
 

@@ -2,6 +2,9 @@
 
 ``get_provider(kind, config)`` returns an instance of the implementation for
 ``kind`` ('sandbox', 'spoki', 'meta'); see :mod:`.base` for the interface.
+Adding a provider: a module with a :class:`WhatsAppProvider` subclass and an
+entry in ``_REGISTRY`` (its ``label`` appears in the account's selection, its
+``config_fields`` name the account fields it reads).
 """
 
 from .base import (  # noqa: F401
@@ -20,16 +23,24 @@ from .meta import MetaCloudProvider
 from .sandbox import SandboxProvider
 from .spoki import SpokiProvider
 
-_REGISTRY = {"sandbox": SandboxProvider, "meta": MetaCloudProvider, "spoki": SpokiProvider}
+_REGISTRY = {"sandbox": SandboxProvider, "spoki": SpokiProvider, "meta": MetaCloudProvider}
 
 
 def register(kind, cls):
     _REGISTRY[kind] = cls
 
 
-def get_provider(kind, config=None, clock=None):
+def provider_class(kind):
     try:
-        cls = _REGISTRY[kind]
+        return _REGISTRY[kind]
     except KeyError:
         raise ValueError(f"Unknown WhatsApp provider {kind!r}") from None
-    return cls(config or {}, clock=clock)
+
+
+def provider_selection():
+    """``[(kind, label)]`` of the registered providers, for the account's selection."""
+    return [(kind, cls.label or kind) for kind, cls in _REGISTRY.items()]
+
+
+def get_provider(kind, config=None, clock=None):
+    return provider_class(kind)(config or {}, clock=clock)

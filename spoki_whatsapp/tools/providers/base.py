@@ -20,13 +20,21 @@ Callers only see the dataclasses below; errors are :class:`TemporaryError`
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-# Message states shared by all providers, in the order they progress.
-STATE_ORDER = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
-FINAL_STATES = {"read", "failed"}
-
 
 def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def header(headers, name):
+    """Value of the HTTP header ``name`` (case-insensitive) in ``headers``, a
+    mapping or werkzeug's ``Headers``; '' when absent."""
+    if not headers:
+        return ""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value or ""
 
 
 class ProviderError(Exception):
@@ -102,12 +110,30 @@ class TemplateSpec:
 
 class WhatsAppProvider:
     """Interface. ``config`` is a plain dict (endpoint, credentials…);
-    ``clock`` a zero-argument callable returning a naive UTC datetime."""
+    ``clock`` a zero-argument callable returning a naive UTC datetime.
+
+    What callers need to know about a provider is here, so that the models
+    and the webhook controller never test which provider they talk to:
+    adding one is a module in this package plus a registry entry.
+    """
 
     kind = None
+    #: Name shown in the account's provider selection.
+    label = None
+    #: ``{config key: spoki.account field}`` this provider reads, besides the
+    #: common ``endpoint`` (``api_endpoint``), ``timeout`` and ``account_id``.
+    config_fields = {}
     #: True when the provider can be polled for message statuses (Spoki,
     #: sandbox); Meta only pushes them by webhook.
     supports_status_polling = False
+    #: True when :meth:`find_message` is authoritative: after a crash a
+    #: message it doesn't know never reached the provider and may be sent
+    #: again. Without it an interrupted send is failed, never repeated.
+    supports_lookup = False
+    #: True when there is no platform behind the provider (the sandbox): the
+    #: product itself applies tier promotions and demotions, and the quality
+    #: and phone status are the account's own.
+    simulated = False
 
     def __init__(self, config, clock=None):
         self.config = dict(config)
@@ -125,7 +151,8 @@ class WhatsAppProvider:
 
     def find_message(self, idempotency_key):
         """Reconciliation after a crash: the provider message id of a send
-        made with ``idempotency_key``, or None if the provider never got it."""
+        made with ``idempotency_key``, or None if the provider never got it
+        (meaningful only when :attr:`supports_lookup`)."""
         return None
 
     def get_statuses(self, message_ids):
@@ -133,6 +160,12 @@ class WhatsAppProvider:
         return []
 
     # -- templates --------------------------------------------------------
+    @staticmethod
+    def template_ref(name, external_id):
+        """How a send names the template: its name, unless the provider
+        identifies templates by its own id."""
+        return name
+
     def submit_template(self, spec):
         """Request approval; returns :class:`TemplateStatus` (usually queued)."""
         raise NotImplementedError
@@ -145,6 +178,16 @@ class WhatsAppProvider:
         return AccountInfo()
 
     # -- webhooks ---------------------------------------------------------
+    def verify_webhook(self, headers, raw_body):
+        """True when a webhook request (its headers and exact raw body) is
+        authentic for this account's credentials. The default refuses all:
+        an unsigned endpoint would let anybody fake statuses and opt-outs."""
+        return False
+
     def parse_webhook(self, payload):
         """Return (status_events, inbound_messages, template_statuses)."""
         return [], [], []
+
+    def status_error(self, code, message=""):
+        """``(our error code, detail)`` of a ``failed`` status event."""
+        return (str(code or "").strip() or "failed"), message or ""

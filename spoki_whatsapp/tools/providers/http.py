@@ -53,11 +53,7 @@ def error_detail(body, response=None, limit=300):
         # DRF style field errors: {"phone": ["Enter a valid phone number."]}
         parts = []
         for key, value in body.items():
-            if (
-                isinstance(value, list)
-                and value
-                and all(isinstance(v, str) for v in value)
-            ):
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
                 parts.append(f"{key}: {' '.join(value)}")
             elif isinstance(value, str) and key not in ("code", "status"):
                 parts.append(f"{key}: {value}")
@@ -88,21 +84,13 @@ def raise_for_response(response, body=None):
         return body if body is not None else {}
     message = error_detail(body, response) or f"HTTP {status}"
     if status == 429:
-        raise TemporaryError(
-            f"Rate limited: {message}", code="rate_limited", http_status=status
-        )
+        raise TemporaryError(f"Rate limited: {message}", code="rate_limited", http_status=status)
     if status >= 500:
-        raise TemporaryError(
-            f"Provider error {status}: {message}", code="http_5xx", http_status=status
-        )
+        raise TemporaryError(f"Provider error {status}: {message}", code="http_5xx", http_status=status)
     if status in (401, 403):
-        raise PermanentError(
-            f"Authentication failed: {message}", code="auth", http_status=status
-        )
+        raise PermanentError(f"Authentication failed: {message}", code="auth", http_status=status)
     if status == 404:
-        raise PermanentError(
-            f"Not found: {message}", code="not_found", http_status=status
-        )
+        raise PermanentError(f"Not found: {message}", code="not_found", http_status=status)
     raise PermanentError(message, code="http_4xx", http_status=status)
 
 
@@ -124,13 +112,9 @@ class JsonHttpClient:
         self.base_url = (base_url or "").rstrip("/")
         self.timeout = float(timeout or DEFAULT_TIMEOUT)
         self.session = session or requests.Session()
-        self.session.headers.update(
-            {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        )
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if headers:
-            self.session.headers.update(
-                {k: v for k, v in headers.items() if v is not None}
-            )
+            self.session.headers.update({k: v for k, v in headers.items() if v is not None})
         self._raise_for_response = raise_for_response or globals()["raise_for_response"]
 
     def url(self, path):
@@ -159,9 +143,7 @@ class JsonHttpClient:
             requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema,
         ) as exc:
-            raise PermanentError(
-                f"Invalid provider endpoint: {exc}", code="config"
-            ) from exc
+            raise PermanentError(f"Invalid provider endpoint: {exc}", code="config") from exc
         except requests.ConnectionError as exc:
             raise TemporaryError(
                 f"Cannot reach the provider: {exc.__class__.__name__}",
@@ -175,9 +157,7 @@ class JsonHttpClient:
         return self.request("GET", path, params=params, headers=headers)
 
     def post(self, path, json=None, headers=None):
-        return self.request(
-            "POST", path, json=json if json is not None else {}, headers=headers
-        )
+        return self.request("POST", path, json=json if json is not None else {}, headers=headers)
 
     def close(self):
         self.session.close()

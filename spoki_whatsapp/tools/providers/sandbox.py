@@ -33,6 +33,7 @@ from .base import (
     TemplateStatus,
     WhatsAppProvider,
 )
+from .cloud_api import CloudApiWebhook
 
 _SHORTENER_RE = re.compile(r"\b(bit\.ly|tinyurl\.com|goo\.gl|t\.co)/", re.I)
 _PLACEHOLDER_EDGE_RE = re.compile(r"^\s*(%%[A-Z0-9_]+%%|\{\{\d+\}\})|(%%[A-Z0-9_]+%%|\{\{\d+\}\})\s*$")
@@ -53,9 +54,25 @@ def sandbox_template_rejection(bodies):
     return ""
 
 
-class SandboxProvider(WhatsAppProvider):
+class SandboxProvider(CloudApiWebhook, WhatsAppProvider):
+    """Webhooks (for tests and demos that push events) use the Cloud API
+    scheme: signed with the account's app secret, Meta's payload shape."""
+
     kind = "sandbox"
+    label = "Sandbox (embedded, no credentials)"
+    config_fields = {
+        "delivery_delay": "sandbox_delivery_delay",
+        "read_delay": "sandbox_read_delay",
+        "review_delay": "sandbox_review_delay",
+        "approve_delay": "sandbox_approve_delay",
+        "quality": "quality",
+        "phone_status": "phone_status",
+        "credit": "credit_balance",
+        "app_secret": "meta_app_secret",
+    }
     supports_status_polling = True
+    supports_lookup = True
+    simulated = True
 
     # idempotency key → message id, shared by every instance of the process
     # (the sandbox has no server; this is its "server-side" memory).
@@ -68,6 +85,7 @@ class SandboxProvider(WhatsAppProvider):
         self.read_delay = int(self.config.get("read_delay", 10))
         self.review_delay = int(self.config.get("review_delay", 30))
         self.approve_delay = int(self.config.get("approve_delay", 120))
+        self.app_secret = self.config.get("app_secret") or ""
 
     # -- messages ---------------------------------------------------------
     def _check_number(self, to):
@@ -120,9 +138,7 @@ class SandboxProvider(WhatsAppProvider):
                         sent_at + timedelta(seconds=self.delivery_delay),
                     )
                 )
-                events.append(
-                    StatusEvent(message_id, "read", sent_at + timedelta(seconds=self.read_delay))
-                )
+                events.append(StatusEvent(message_id, "read", sent_at + timedelta(seconds=self.read_delay)))
             elif now >= sent_at + timedelta(seconds=self.delivery_delay):
                 events.append(
                     StatusEvent(

@@ -52,12 +52,12 @@ Config keys: ``endpoint`` (default ``https://app.spoki.it/api/1``),
 
 import hashlib
 import hmac
-import re
 import threading
 import time
 from datetime import datetime, timezone
 from typing import ClassVar
 
+from ..phone import plus_digits
 from .base import (
     AccountInfo,
     InboundMessage,
@@ -68,38 +68,24 @@ from .base import (
     TemplateStatus,
     TemporaryError,
     WhatsAppProvider,
+    header,
 )
+from .cloud_api import (
+    PHONE_STATUS_MAP,
+    PLACEHOLDER_RE,
+    QUALITY_MAP,
+    TIER_MAP,
+    button_type,
+    placeholder_numbers,
+    template_examples,
+)
+from .cloud_api import status_error as cloud_api_status_error
 from .http import JsonHttpClient, decode_json, error_detail
 from .http import raise_for_response as _generic_raise_for_response
 
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11, Odoo 18 runs on 3.10+
 DEFAULT_ENDPOINT = "https://app.spoki.it/api/1"
 
-QUALITY_MAP = {
-    "GREEN": "high",
-    "HIGH": "high",
-    "YELLOW": "medium",
-    "MEDIUM": "medium",
-    "RED": "low",
-    "LOW": "low",
-}
-PHONE_STATUS_MAP = {
-    "CONNECTED": "connected",
-    "FLAGGED": "flagged",
-    "RESTRICTED": "restricted",
-    "RATE_LIMITED": "restricted",
-    "BANNED": "restricted",
-    "DISCONNECTED": "restricted",
-}
-TIER_MAP = {
-    "TIER_50": 50,
-    "TIER_250": 250,
-    "TIER_1K": 1000,
-    "TIER_2K": 2000,
-    "TIER_10K": 10000,
-    "TIER_100K": 100000,
-    "TIER_UNLIMITED": 0,
-}
 MESSAGE_STATUS_MAP = {
     "sent": "sent",
     "delivered": "delivered",
@@ -121,15 +107,7 @@ TEMPLATE_STATUS_MAP = {
     "PAUSED": "rejected",
     "DISABLED": "rejected",
 }
-BUTTON_TYPES = {
-    "url": "URL",
-    "phone": "PHONE_NUMBER",
-    "phone_number": "PHONE_NUMBER",
-    "call": "PHONE_NUMBER",
-    "quick_reply": "QUICK_REPLY",
-    "reply": "QUICK_REPLY",
-}
-_PLACEHOLDER_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+SIGNATURE_HEADER = "X-Spoki-Signature"
 
 
 def verify_signature(secret, raw_body, header_value, now=None, tolerance=300):
@@ -147,17 +125,11 @@ def verify_signature(secret, raw_body, header_value, now=None, tolerance=300):
             return False
         parts[key] = value
     stamp, received = parts.get("t", ""), parts.get("v2", "").lower()
-    if (
-        not stamp.isdigit()
-        or len(received) != 64
-        or any(c not in "0123456789abcdef" for c in received)
-    ):
+    if not stamp.isdigit() or len(received) != 64 or any(c not in "0123456789abcdef" for c in received):
         return False
     if abs((now if now is not None else time.time()) - int(stamp)) > tolerance:
         return False
-    expected = hmac.new(
-        secret.encode(), stamp.encode() + b"." + bytes(raw_body), hashlib.sha256
-    ).hexdigest()
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + bytes(raw_body), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, received)
 
 
@@ -207,11 +179,6 @@ def _parse_time(value, default):
     return parsed
 
 
-def _e164(number):
-    digits = re.sub(r"\D", "", number or "")
-    return f"+{digits}" if digits else ""
-
-
 def _unwrap(body, singular):
     """Spoki represents a single resource either flat or under its singular
     name (``{"message": {…}}``)."""
@@ -241,7 +208,10 @@ def _extract_id(body):
 
 class SpokiProvider(WhatsAppProvider):
     kind = "spoki"
+    label = "Spoki API"
+    config_fields = {"api_key": "spoki_api_key", "webhook_secret": "spoki_webhook_secret"}
     supports_status_polling = True
+    supports_lookup = True
 
     # template name → id, shared per (endpoint, api key) by every instance
     _template_cache: ClassVar[dict] = {}
@@ -265,12 +235,19 @@ class SpokiProvider(WhatsAppProvider):
 
     def _require_key(self):
         if not self.api_key:
-            raise PermanentError(
-                "Spoki provider is not configured: missing api_key", code="config"
-            )
+            raise PermanentError("Spoki provider is not configured: missing api_key", code="config")
 
-    def verify_signature(self, raw_body, header_value, now=None):
-        return verify_signature(self.webhook_secret, raw_body, header_value, now=now)
+    def verify_webhook(self, headers, raw_body, now=None):
+        return verify_signature(self.webhook_secret, raw_body, header(headers, SIGNATURE_HEADER), now=now)
+
+    def status_error(self, code, message=""):
+        # Spoki relays WhatsApp's own error codes on failed messages.
+        return cloud_api_status_error(code, message)
+
+    @staticmethod
+    def template_ref(name, external_id):
+        # Spoki sends templates by their numeric id when it is known.
+        return external_id if (external_id or "").isdigit() else name
 
     # -- messages -----------------------------------------------------------
     @classmethod
@@ -295,9 +272,7 @@ class SpokiProvider(WhatsAppProvider):
                 with self._cache_lock:
                     self._template_cache[cache_key] = item["id"]
                 return item["id"]
-        raise PermanentError(
-            f"Template {name!r} does not exist in Spoki", code="template_not_approved"
-        )
+        raise PermanentError(f"Template {name!r} does not exist in Spoki", code="template_not_approved")
 
     def _send(self, payload, idempotency_key):
         self._require_key()
@@ -322,20 +297,15 @@ class SpokiProvider(WhatsAppProvider):
         template_id = self._template_id(template_name)
         payload = {
             "type": "Template",
-            "phone": _e164(to),
+            "phone": plus_digits(to),
             "template": template_id,
             "language": language,
-            "custom_fields": {
-                f"{self.param_prefix}{i}": str(v) for i, v in enumerate(params or [], 1)
-            },
+            "custom_fields": {f"{self.param_prefix}{i}": str(v) for i, v in enumerate(params or [], 1)},
         }
         try:
             return self._send(payload, idempotency_key)
         except PermanentError as exc:
-            if (
-                exc.code != "template_not_approved"
-                or str(template_name).strip().isdigit()
-            ):
+            if exc.code != "template_not_approved" or str(template_name).strip().isdigit():
                 raise
             # The cached name → id may be stale (template re-created): the
             # send was rejected, so looking the id up again and retrying is safe.
@@ -351,7 +321,7 @@ class SpokiProvider(WhatsAppProvider):
         payload = {
             "type": "Message",
             "content_type": "Text",
-            "phone": _e164(to),
+            "phone": plus_digits(to),
             "text": body,
         }
         return self._send(payload, idempotency_key)
@@ -390,22 +360,14 @@ class SpokiProvider(WhatsAppProvider):
             status = MESSAGE_STATUS_MAP.get(str(item.get("status") or "").lower())
             if not status:
                 continue
-            stamp = (
-                item.get("status_updated_at")
-                or item.get("updated_at")
-                or item.get("timestamp")
-            )
+            stamp = item.get("status_updated_at") or item.get("updated_at") or item.get("timestamp")
             events.append(
                 StatusEvent(
                     message_id=str(message_id),
                     status=status,
                     timestamp=_parse_time(stamp, now),
-                    error_code=str(item.get("error_code") or "")
-                    if status == "failed"
-                    else "",
-                    error_message=str(
-                        item.get("error_message") or item.get("error") or ""
-                    )
+                    error_code=str(item.get("error_code") or "") if status == "failed" else "",
+                    error_message=str(item.get("error_message") or item.get("error") or "")
                     if status == "failed"
                     else "",
                 )
@@ -414,30 +376,19 @@ class SpokiProvider(WhatsAppProvider):
 
     # -- templates ----------------------------------------------------------
     def _localization(self, spec, lang, body):
-        numbers = sorted({int(n) for n in _PLACEHOLDER_RE.findall(body or "")})
-        text = _PLACEHOLDER_RE.sub(
-            lambda m: f"%%{self.param_prefix}{int(m.group(1))}%%", body or ""
-        )
-        examples = getattr(spec, "examples", None) or {}
-        if isinstance(examples, dict):
-            examples = examples.get(lang) or []
+        numbers = placeholder_numbers(body)
+        text = PLACEHOLDER_RE.sub(lambda m: f"%%{self.param_prefix}{int(m.group(1))}%%", body or "")
+        examples = template_examples(spec, lang)
         buttons = []
         for order, button in enumerate(spec.buttons or []):
-            btype = BUTTON_TYPES.get((button.get("type") or "").lower())
-            if not btype:
-                raise PermanentError(
-                    f"Unsupported button type {button.get('type')!r}",
-                    code="invalid_template",
-                )
+            btype = button_type(button)
             buttons.append(
                 {
                     "button_type": btype,
                     "text": button.get("text") or "",
                     "order": order,
                     "url": button.get("value") if btype == "URL" else None,
-                    "phone_number": button.get("value")
-                    if btype == "PHONE_NUMBER"
-                    else None,
+                    "phone_number": button.get("value") if btype == "PHONE_NUMBER" else None,
                 }
             )
         return {
@@ -450,9 +401,7 @@ class SpokiProvider(WhatsAppProvider):
             },
             "templatebuttoncomponent_set": buttons,
             "example_custom_fields": {
-                f"{self.param_prefix}{n}": str(examples[n - 1])
-                if n - 1 < len(examples)
-                else f"example {n}"
+                f"{self.param_prefix}{n}": str(examples[n - 1]) if n - 1 < len(examples) else f"example {n}"
                 for n in numbers
             },
         }
@@ -469,12 +418,7 @@ class SpokiProvider(WhatsAppProvider):
             reason = ""
             if status == "rejected":
                 reason = (
-                    "; ".join(
-                        str(loc.get(k))
-                        for k in ("rejection_reason", "rejection_detail")
-                        if loc.get(k)
-                    )
-                    or raw
+                    "; ".join(str(loc.get(k)) for k in ("rejection_reason", "rejection_detail") if loc.get(k)) or raw
                 )
             results.append((status, reason))
         if not results:
@@ -499,33 +443,24 @@ class SpokiProvider(WhatsAppProvider):
     def submit_template(self, spec):
         self._require_key()
         if not spec.languages:
-            raise PermanentError(
-                "The template has no language", code="invalid_template"
-            )
+            raise PermanentError("The template has no language", code="invalid_template")
         payload = {
             "name": spec.name,
             "category": (spec.category or "MARKETING").upper(),
             "subcategory": "CLASSIC",
-            "templatelocalization_set": [
-                self._localization(spec, lang, body)
-                for lang, body in spec.languages.items()
-            ],
+            "templatelocalization_set": [self._localization(spec, lang, body) for lang, body in spec.languages.items()],
         }
         created = _unwrap(self.http.post("templates/", json=payload), "template")
         template_id = created.get("id")
         if template_id in (None, ""):
-            raise TemporaryError(
-                "Spoki created the template but returned no id", code="bad_response"
-            )
+            raise TemporaryError("Spoki created the template but returned no id", code="bad_response")
         try:
             answer = self.http.post(f"templates/{template_id}/submit/", json={})
         except ProviderError as exc:
             exc.created_ids = [str(template_id)]
             raise
         status, reason = self._template_state(
-            answer
-            if _unwrap(answer, "template").get("templatelocalization_set")
-            else created
+            answer if _unwrap(answer, "template").get("templatelocalization_set") else created
         )
         if status == "queued":
             status = "in_review"  # submitted: waiting for Meta's review
@@ -535,9 +470,7 @@ class SpokiProvider(WhatsAppProvider):
         self._require_key()
         if not external_id:
             raise PermanentError("Unknown template ''", code="unknown_template")
-        status, reason = self._template_state(
-            self.http.get(f"templates/{external_id}/")
-        )
+        status, reason = self._template_state(self.http.get(f"templates/{external_id}/"))
         return TemplateStatus(str(external_id), status, reason)
 
     # -- account ------------------------------------------------------------
@@ -549,14 +482,10 @@ class SpokiProvider(WhatsAppProvider):
             items = _items(self.http.get("accounts/"), "accounts")
             account = items[0] if items else {}
         quality = QUALITY_MAP.get(
-            str(
-                account.get("quality_score") or account.get("quality_rating") or ""
-            ).upper(),
+            str(account.get("quality_score") or account.get("quality_rating") or "").upper(),
             "high",
         )
-        phone_status = PHONE_STATUS_MAP.get(
-            str(account.get("phone_status") or "").upper(), "connected"
-        )
+        phone_status = PHONE_STATUS_MAP.get(str(account.get("phone_status") or "").upper(), "connected")
         tier = None
         if account.get("messaging_limit_tier"):
             tier = TIER_MAP.get(str(account["messaging_limit_tier"]).upper())
@@ -567,9 +496,7 @@ class SpokiProvider(WhatsAppProvider):
             credit = float(credit) / 1000.0 if credit is not None else None
         except (TypeError, ValueError):
             credit = None
-        return AccountInfo(
-            quality=quality, phone_status=phone_status, tier_limit=tier, credit=credit
-        )
+        return AccountInfo(quality=quality, phone_status=phone_status, tier_limit=tier, credit=credit)
 
     # -- webhooks -----------------------------------------------------------
     def parse_webhook(self, payload):
@@ -603,12 +530,8 @@ class SpokiProvider(WhatsAppProvider):
                         message_id,
                         status,
                         stamp,
-                        error_code=str(data.get("error_code") or "")
-                        if status == "failed"
-                        else "",
-                        error_message=str(
-                            data.get("error_message") or data.get("error") or ""
-                        )
+                        error_code=str(data.get("error_code") or "") if status == "failed" else "",
+                        error_message=str(data.get("error_message") or data.get("error") or "")
                         if status == "failed"
                         else "",
                     )
@@ -619,21 +542,12 @@ class SpokiProvider(WhatsAppProvider):
                 text = data.get("text")
                 if text is None:
                     button = data.get("button") or {}
-                    text = (
-                        button.get("text")
-                        or button.get("payload")
-                        or data.get("payload")
-                        or ""
-                    )
-                profile = " ".join(
-                    p
-                    for p in (contact.get("first_name"), contact.get("last_name"))
-                    if p
-                )
+                    text = button.get("text") or button.get("payload") or data.get("payload") or ""
+                profile = " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p)
                 inbound.append(
                     InboundMessage(
                         str(data.get("id") or ""),
-                        _e164(phone),
+                        plus_digits(phone),
                         str(text),
                         stamp,
                         profile,
@@ -641,7 +555,5 @@ class SpokiProvider(WhatsAppProvider):
                 )
             elif name.startswith("template"):
                 status, reason = self._template_state(data)
-                templates.append(
-                    TemplateStatus(str(data.get("id") or ""), status, reason)
-                )
+                templates.append(TemplateStatus(str(data.get("id") or ""), status, reason))
         return statuses, inbound, templates

@@ -1,0 +1,277 @@
+"""WhatsApp Cloud API vocabulary shared by the provider clients (plain Python).
+
+Spoki is a Meta business solution provider: both APIs speak Meta's terms for
+quality ratings, phone statuses, messaging tiers, button types and error codes.
+They are defined here once, for ``meta.py``, ``spoki.py`` and the sandbox.
+
+:class:`CloudApiWebhook` is the Cloud API webhook scheme (the
+``X-Hub-Signature-256`` header, the ``entry[].changes[]`` payload): the Meta
+provider and the sandbox (which plays Meta in demos and tests) use it.
+"""
+
+import hashlib
+import hmac
+import re
+from datetime import datetime, timezone
+
+from ..phone import plus_digits
+from .base import InboundMessage, PermanentError, StatusEvent, TemplateStatus, TemporaryError, header
+
+UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11, Odoo 18 runs on 3.10+
+
+# -- error codes (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
+#: throttling: app / account / WABA / pair rate limits → retry later
+RATE_LIMIT_CODES = {4, 80007, 130429, 131048, 131056}
+SPAM_RATE_LIMIT_CODE = 131048  # "spam rate limit hit": the app pauses campaigns
+#: Meta-side transient failures
+TRANSIENT_CODES = {1, 2, 131000, 131016, 133004}
+#: the recipient cannot receive the message
+INVALID_NUMBER_CODES = {131026, 131030, 1006}
+#: the template cannot be used as sent
+TEMPLATE_CODES = {132000, 132001, 132015, 132016}
+OUTSIDE_WINDOW_CODE = 131047  # re-engagement message: more than 24 h since last reply
+#: token expired / invalid / missing permission
+AUTH_CODES = {190, 102, 10, 3}
+
+#: quality rating (Meta: GREEN/YELLOW/RED; Spoki also HIGH/MEDIUM/LOW) → ours
+QUALITY_MAP = {"GREEN": "high", "HIGH": "high", "YELLOW": "medium", "MEDIUM": "medium", "RED": "low", "LOW": "low"}
+PHONE_STATUS_MAP = {
+    "CONNECTED": "connected",
+    "FLAGGED": "flagged",
+    "RESTRICTED": "restricted",
+    "RATE_LIMITED": "restricted",
+    "BANNED": "restricted",
+    "DISCONNECTED": "restricted",
+    "DELETED": "restricted",
+    "UNVERIFIED": "restricted",
+    "PENDING": "restricted",
+}
+#: messaging_limit_tier → unique users per 24 h (0 = unlimited)
+TIER_MAP = {
+    "TIER_50": 50,
+    "TIER_250": 250,
+    "TIER_1K": 1000,
+    "TIER_2K": 2000,
+    "TIER_10K": 10000,
+    "TIER_100K": 100000,
+    "TIER_UNLIMITED": 0,
+}
+#: our button types → the Cloud API's
+BUTTON_TYPES = {
+    "url": "URL",
+    "phone": "PHONE_NUMBER",
+    "phone_number": "PHONE_NUMBER",
+    "call": "PHONE_NUMBER",
+    "quick_reply": "QUICK_REPLY",
+    "reply": "QUICK_REPLY",
+}
+#: statuses a ``messages`` webhook change carries
+MESSAGE_STATUSES = {"sent", "delivered", "read", "failed"}
+PLACEHOLDER_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+
+def button_type(button):
+    """The Cloud API type of one of our buttons; unsupported → PermanentError."""
+    btype = BUTTON_TYPES.get((button.get("type") or "").lower())
+    if not btype:
+        raise PermanentError(f"Unsupported button type {button.get('type')!r}", code="invalid_template")
+    return btype
+
+
+def placeholder_numbers(body):
+    """Sorted positional placeholder numbers ({{1}}, {{2}}…) of a body."""
+    return sorted({int(n) for n in PLACEHOLDER_RE.findall(body or "")})
+
+
+def template_examples(spec, lang):
+    """Example values of a :class:`TemplateSpec` for ``lang`` (a list, or a
+    dict of lists by language), for the reviewers."""
+    examples = getattr(spec, "examples", None) or {}
+    if isinstance(examples, dict):
+        examples = examples.get(lang) or []
+    return examples
+
+
+def unix_time(value, default=None):
+    """Unix timestamp (int or string) → naive UTC datetime; ``default`` (now
+    when None) when it isn't one."""
+    try:
+        return datetime.fromtimestamp(int(value), UTC).replace(tzinfo=None)
+    except (TypeError, ValueError, OverflowError):
+        return default if default is not None else datetime.now(UTC).replace(tzinfo=None)
+
+
+def classify_error(code, message="", http_status=None):
+    """``(error class, our code)`` of a Cloud API error code (a send's error,
+    or the ``errors[0].code`` of a ``failed`` status)."""
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        code = None
+    text = (message or "").lower()
+    if code == SPAM_RATE_LIMIT_CODE:
+        return TemporaryError, "spam_rate_limited"
+    if code in RATE_LIMIT_CODES or http_status == 429:
+        return TemporaryError, "rate_limited"
+    if code in TRANSIENT_CODES or (http_status or 0) >= 500:
+        return TemporaryError, "http_5xx"
+    if code in INVALID_NUMBER_CODES or (code == 100 and "phone" in text):
+        return PermanentError, "invalid_number"
+    if code in TEMPLATE_CODES:
+        return PermanentError, "template_not_approved"
+    if code == OUTSIDE_WINDOW_CODE:
+        return PermanentError, "outside_window"
+    if code in AUTH_CODES or (code is not None and 200 <= code <= 299) or http_status == 401:
+        return PermanentError, "auth"
+    if code is not None:
+        return PermanentError, f"meta_{code}"
+    return PermanentError, f"http_{http_status}" if http_status else "error"
+
+
+def status_error(code, message=""):
+    """``(our code, detail)`` of a ``failed`` status event: numeric Cloud API
+    codes (131026, 131048…) are mapped like send errors ('invalid_number',
+    'spam_rate_limited'…), the original code kept in the detail."""
+    raw = str(code or "").strip()
+    detail = message or ""
+    if not raw.isdigit():
+        return raw or "failed", detail
+    _cls, ours = classify_error(raw, detail)
+    return ours, f"{detail} (#{raw})" if detail else f"#{raw}"
+
+
+def verify_signature(app_secret: str, raw_body: bytes, header_value: str) -> bool:
+    """Check Meta's ``X-Hub-Signature-256: sha256=<hex>`` webhook header:
+    HMAC-SHA256 of the exact raw body keyed with the app secret. False on a
+    missing secret / header or a malformed header."""
+    if not app_secret or not header_value or raw_body is None:
+        return False
+    if isinstance(raw_body, str):
+        raw_body = raw_body.encode()
+    scheme, sep, received = header_value.strip().partition("=")
+    if not sep or scheme.strip().lower() != "sha256":
+        return False
+    received = received.strip().lower()
+    if len(received) != 64 or any(c not in "0123456789abcdef" for c in received):
+        return False
+    expected = hmac.new(app_secret.encode(), bytes(raw_body), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, received)
+
+
+def message_text(message):
+    """Text of an inbound Cloud API message; None for messages to ignore."""
+    mtype = message.get("type")
+    if mtype == "text":
+        return (message.get("text") or {}).get("body") or ""
+    if mtype == "button":  # quick reply button of a template
+        button = message.get("button") or {}
+        return button.get("text") or button.get("payload") or ""
+    if mtype == "interactive":
+        interactive = message.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        return reply.get("title") or reply.get("id") or ""
+    if mtype in ("system", "unsupported", "ephemeral", None):
+        return None
+    media = message.get(mtype) or {}
+    if mtype == "reaction":
+        return media.get("emoji") or ""
+    return media.get("caption") or f"[{mtype}]"
+
+
+def map_template_status(status, reason):
+    """Cloud API template status / event + reason → (our status, reason)."""
+    status = (status or "").upper()
+    reason = "" if reason is None or str(reason).upper() == "NONE" else str(reason)
+    if not status:
+        return "in_review", ""
+    mapped = TEMPLATE_STATUS_MAP.get(status)
+    if mapped is None:  # PAUSED, DISABLED, PENDING_DELETION, ARCHIVED…
+        return "rejected", f"{status}: {reason}" if reason else status
+    if status == "FLAGGED":
+        return mapped, f"FLAGGED: {reason}" if reason else "FLAGGED"
+    return mapped, reason if mapped == "rejected" else ""
+
+
+#: template status (API field ``status`` and webhook ``event``) → ours
+TEMPLATE_STATUS_MAP = {
+    "PENDING": "in_review",
+    "IN_APPEAL": "in_review",
+    "APPROVED": "approved",
+    "REINSTATED": "approved",
+    "FLAGGED": "approved",  # still sendable, quality warning (reason kept)
+    "REJECTED": "rejected",
+}
+
+
+def _status_event(item):
+    errors = item.get("errors") or []
+    error = errors[0] if errors else {}
+    details = (error.get("error_data") or {}).get("details") or ""
+    return StatusEvent(
+        message_id=item.get("id") or "",
+        status=(item.get("status") or "").lower(),
+        timestamp=unix_time(item.get("timestamp")),
+        error_code=str(error.get("code") or ""),
+        error_message=error.get("title") or error.get("message") or details,
+    )
+
+
+def _inbound_messages(value):
+    contacts = value.get("contacts") or []
+    for message in value.get("messages") or []:
+        text = message_text(message)
+        if text is None:
+            continue
+        sender = message.get("from") or ""
+        profile = next((c for c in contacts if c.get("wa_id") == sender), contacts[0] if contacts else {})
+        yield InboundMessage(
+            message_id=message.get("id") or "",
+            from_number=plus_digits(sender),
+            text=text,
+            timestamp=unix_time(message.get("timestamp")),
+            profile_name=(profile.get("profile") or {}).get("name") or "",
+        )
+
+
+class CloudApiWebhook:
+    """Webhook side of the Cloud API, for providers that have ``app_secret``,
+    ``phone_number_id`` and ``waba_id`` attributes (empty = don't filter)."""
+
+    app_secret = ""
+    phone_number_id = ""
+    waba_id = ""
+
+    def verify_webhook(self, headers, raw_body):
+        return verify_signature(self.app_secret, raw_body, header(headers, SIGNATURE_HEADER))
+
+    def status_error(self, code, message=""):
+        return status_error(code, message)
+
+    def parse_webhook(self, payload):
+        """Meta's ``{"object": "whatsapp_business_account", "entry": [...]}``
+        → (status_events, inbound_messages, template_statuses). Changes for
+        another phone number id / WABA than the configured one are skipped."""
+        statuses, inbound, templates = [], [], []
+        if not isinstance(payload, dict):
+            return statuses, inbound, templates
+        for entry in payload.get("entry") or []:
+            entry_id = str(entry.get("id") or "")
+            for change in entry.get("changes") or []:
+                field = change.get("field")
+                value = change.get("value") or {}
+                if field == "message_template_status_update":
+                    if not (self.waba_id and entry_id and entry_id != self.waba_id):
+                        status, reason = map_template_status(value.get("event"), value.get("reason"))
+                        templates.append(TemplateStatus(str(value.get("message_template_id") or ""), status, reason))
+                    continue
+                number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
+                if field != "messages" or (self.phone_number_id and number_id and number_id != self.phone_number_id):
+                    continue
+                statuses += [
+                    _status_event(item)
+                    for item in value.get("statuses") or []
+                    if (item.get("status") or "").lower() in MESSAGE_STATUSES
+                ]
+                inbound += _inbound_messages(value)
+        return statuses, inbound, templates
