@@ -12,9 +12,13 @@ from . import spoki_template_button
 from . import spoki_conversation
 from . import spoki_campaign
 from . import spoki_message
-from . import spoki_account_send
 from . import spoki_campaign_value
 from . import spoki_chat
 from . import res_partner_chat
-from . import spoki_account_tier
 from . import spoki_tier_history
+
+# features extending the models above (folder = feature, file = model)
+from . import send_queue
+from . import inbound
+from . import tier
+from . import quality_guard

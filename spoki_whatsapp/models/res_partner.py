@@ -77,20 +77,6 @@ class ResPartner(models.Model):
     # ACTIONS
     # ------------------------------------------------------------
 
-    def action_spoki_open_chat(self):
-        """Go to chat: the contact's WhatsApp messages (the chat view of
-        the messaging engine overrides this)."""
-        self.ensure_one()
-        if not self.wa_phone:
-            raise UserError(self.env._("%(name)s has no WhatsApp number.", name=self.display_name))
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("WhatsApp chat"),
-            "res_model": "res.partner",
-            "res_id": self.id,
-            "view_mode": "form",
-        }
-
     def action_spoki_opt_in(self):
         """The only way to lift an opt-out: an explicit action by a user."""
         self.write({"wa_opt_out": False, "wa_opt_out_date": False})

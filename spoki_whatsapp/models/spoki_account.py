@@ -3,10 +3,8 @@ import secrets
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..tools.providers import get_provider
-
-QUALITY = [("high", "High"), ("medium", "Medium"), ("low", "Low")]
-PHONE_STATUS = [("connected", "Connected"), ("flagged", "Flagged"), ("restricted", "Restricted")]
+from ..tools.providers import get_provider, provider_class, provider_selection
+from ..tools.vocabulary import PHONE_STATUS, QUALITY
 
 # Fields holding secrets: readable only by WhatsApp managers (field ``groups``),
 # and read with sudo() only where the provider client is built.
@@ -17,6 +15,7 @@ CREDENTIAL_FIELDS = (
     "meta_phone_number_id",
     "meta_waba_id",
     "meta_app_secret",
+    "spoki_webhook_secret",
     "webhook_verify_token",
 )
 
@@ -36,7 +35,7 @@ class SpokiAccount(models.Model):
     active = fields.Boolean(default=True)
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
     provider = fields.Selection(
-        [("sandbox", "Sandbox (embedded, no credentials)"), ("spoki", "Spoki API"), ("meta", "Meta Cloud API")],
+        provider_selection(),
         required=True,
         default="sandbox",
         tracking=True,
@@ -61,7 +60,14 @@ class SpokiAccount(models.Model):
         "App secret",
         groups="spoki_whatsapp.group_spoki_manager",
         copy=False,
-        help="Used to check the X-Hub-Signature-256 of incoming webhooks.",
+        help="Meta (and the sandbox): checks the X-Hub-Signature-256 of incoming webhooks.",
+    )
+    spoki_webhook_secret = fields.Char(
+        "Spoki webhook secret",
+        groups="spoki_whatsapp.group_spoki_manager",
+        copy=False,
+        help="The signing secret of the webhook subscribed in Spoki: checks the X-Spoki-Signature of incoming "
+        "webhooks. Without it every Spoki webhook is refused.",
     )
     webhook_verify_token = fields.Char(
         groups="spoki_whatsapp.group_spoki_manager",
@@ -143,23 +149,35 @@ class SpokiAccount(models.Model):
             if not vals.get("tier_level_id"):
                 policy = vals.get("tier_policy") or "guide"
                 vals["tier_level_id"] = self.env["spoki.tier.level"]._first_level(policy).id
-        return super().create(vals_list)
+        accounts = super().create(vals_list)
+        accounts._compute_tier_snapshot()
+        return accounts
 
     def write(self, vals):
+        """Switching the tier policy keeps the closest step; tier, quality and
+        status changes go through the tier tracking's hook."""
+        before = self._tier_before_write(vals)
         if "tier_policy" in vals and "tier_level_id" not in vals:
-            # Switching policy keeps the closest step that isn't above the
-            # current limit (an unlimited account stays unlimited).
-            levels = self.env["spoki.tier.level"]
             for account in self:
-                candidates = levels.search([("policy", "=", vals["tier_policy"])], order="sequence")
-                current = account.tier_level_id.max_users
-                target = candidates[:1]
-                for level in candidates:
-                    if not current or (level.max_users and level.max_users <= current):
-                        target = level
+                target = account._tier_level_for_policy(vals["tier_policy"])
                 super(SpokiAccount, account).write(dict(vals, tier_level_id=target.id))
-            return True
-        return super().write(vals)
+            result = True
+        else:
+            result = super().write(vals)
+        self._tier_after_write(vals, before)
+        return result
+
+    def _tier_level_for_policy(self, policy):
+        """The step of ``policy`` closest to the current limit without going
+        above it (an unlimited account stays unlimited)."""
+        self.ensure_one()
+        candidates = self.env["spoki.tier.level"].search([("policy", "=", policy)], order="sequence")
+        current = self.tier_level_id.max_users
+        target = candidates[:1]
+        for level in candidates:
+            if not current or (level.max_users and level.max_users <= current):
+                target = level
+        return target
 
     # ------------------------------------------------------------
     # ACTIONS
@@ -185,31 +203,27 @@ class SpokiAccount(models.Model):
     # PROVIDER
     # ------------------------------------------------------------
 
+    def _provider_class(self):
+        self.ensure_one()
+        return provider_class(self.provider)
+
     def _provider_config(self):
+        """The config dict the provider client reads: the account fields its
+        class names in ``config_fields``, the endpoint, and the HTTP timeout
+        (config parameter ``spoki_whatsapp.provider_timeout``, seconds)."""
         self.ensure_one()
         account = self.sudo()
         config = {"account_id": account.id}
-        if account.provider == "sandbox":
-            config.update(
-                delivery_delay=account.sandbox_delivery_delay,
-                read_delay=account.sandbox_read_delay,
-                review_delay=account.sandbox_review_delay,
-                approve_delay=account.sandbox_approve_delay,
-                quality=account.quality,
-                phone_status=account.phone_status,
-                credit=account.credit_balance,
-            )
-        elif account.provider == "spoki":
-            config.update(api_key=account.spoki_api_key)
-        elif account.provider == "meta":
-            config.update(
-                access_token=account.meta_access_token,
-                phone_number_id=account.meta_phone_number_id,
-                waba_id=account.meta_waba_id,
-                app_secret=account.meta_app_secret,
-            )
+        for key, field_name in account._provider_class().config_fields.items():
+            config[key] = account[field_name]
         if account.api_endpoint:
             config["endpoint"] = account.api_endpoint
+        timeout = self.env["ir.config_parameter"].sudo().get_param("spoki_whatsapp.provider_timeout")
+        if timeout:
+            try:
+                config["timeout"] = float(timeout)
+            except ValueError:
+                pass
         return config
 
     def _get_provider(self, clock=None):

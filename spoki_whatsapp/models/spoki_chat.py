@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools.template_rules import _CODE_RE, _STYLE_RES
-from .spoki_account_send import WINDOW
+from ..tools.vocabulary import SERVICE_WINDOW
 
 TRANSCRIPT_LIMIT = 300
 
@@ -46,12 +46,8 @@ class SpokiChat(models.Model):
     partner_id = fields.Many2one("res.partner", "Contact", ondelete="set null", index="btree_not_null")
     wa_phone = fields.Char("Number", required=True, index=True)
     last_message_date = fields.Datetime("Last message", readonly=True)
-    last_direction = fields.Selection(
-        [("outgoing", "Outgoing"), ("incoming", "Incoming")], readonly=True
-    )
-    needs_reply = fields.Boolean(
-        compute="_compute_needs_reply", store=True, help="The customer wrote last."
-    )
+    last_direction = fields.Selection([("outgoing", "Outgoing"), ("incoming", "Incoming")], readonly=True)
+    needs_reply = fields.Boolean(compute="_compute_needs_reply", store=True, help="The customer wrote last.")
     message_ids = fields.One2many("spoki.message", compute="_compute_messages", string="Messages")
     transcript_html = fields.Html("Conversation", compute="_compute_messages", sanitize=False)
     last_incoming_date = fields.Datetime(compute="_compute_window")
@@ -111,7 +107,7 @@ class SpokiChat(models.Model):
             end = ends.get(chat.wa_phone)
             chat.window_open = bool(end)
             chat.window_end = end or False
-            chat.last_incoming_date = end - WINDOW if end else False
+            chat.last_incoming_date = end - SERVICE_WINDOW if end else False
 
     @api.depends("composer_template_id", "partner_id")
     def _compute_composer_preview(self):

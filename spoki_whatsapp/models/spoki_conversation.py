@@ -113,8 +113,7 @@ class SpokiConversation(models.Model):
                                            opened_by, uid)
                 RETURNING id, account_id, wa_phone, start_at""",
                 [values for _slot, values in to_create],
-                template="(%s::int, %s::int, %s::int, %s::varchar, %s::timestamp, %s::timestamp, %s::varchar, "
-                "%s::int)",
+                template="(%s::int, %s::int, %s::int, %s::varchar, %s::timestamp, %s::timestamp, %s::varchar, %s::int)",
                 page_size=max(len(to_create), 1),
                 fetch=True,
             )

@@ -21,9 +21,7 @@ class SpokiTierHistory(models.Model):
     account_id = fields.Many2one("spoki.account", "Account", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
     date = fields.Date(required=True, index=True)
-    tier_policy = fields.Selection(
-        [("guide", "Spoki guide"), ("meta", "Meta (October 2025)")], "Tier policy"
-    )
+    tier_policy = fields.Selection([("guide", "Spoki guide"), ("meta", "Meta (October 2025)")], "Tier policy")
     tier_level_id = fields.Many2one("spoki.tier.level", "Messaging tier", ondelete="set null")
     tier_limit = fields.Integer("Unique users / 24 h", help="Limit in force; 0 means unlimited.")
     unique_users_24h = fields.Integer("Unique users (24 h)", help="At the last check of the day.")
@@ -86,16 +84,28 @@ class SpokiTierHistory(models.Model):
         values = [
             SQL(
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                row["account_id"], row["company_id"], row["date"], row["tier_policy"],
-                row["tier_level_id"] or None, row["tier_limit"], row["unique_users_24h"],
-                row["unique_users_24h"], row["unique_users_7d"], row["quality"], row["phone_status"],
-                uid, now, uid, now,
+                row["account_id"],
+                row["company_id"],
+                row["date"],
+                row["tier_policy"],
+                row["tier_level_id"] or None,
+                row["tier_limit"],
+                row["unique_users_24h"],
+                row["unique_users_24h"],
+                row["unique_users_7d"],
+                row["quality"],
+                row["phone_status"],
+                uid,
+                now,
+                uid,
+                now,
             )
             for row in rows
         ]
         self.env.flush_all()
-        self.env.cr.execute(SQL(
-            """
+        self.env.cr.execute(
+            SQL(
+                """
             INSERT INTO spoki_tier_history (
                 account_id, company_id, date, tier_policy, tier_level_id, tier_limit,
                 unique_users_24h, max_users_24h, unique_users_7d, quality, phone_status,
@@ -114,6 +124,7 @@ class SpokiTierHistory(models.Model):
                 write_uid = EXCLUDED.write_uid,
                 write_date = EXCLUDED.write_date
             """,
-            SQL(", ").join(values),
-        ))
+                SQL(", ").join(values),
+            )
+        )
         self.invalidate_model()

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 
 from odoo.tests import tagged
 
-from odoo.addons.spoki_whatsapp.tools.providers import PermanentError, TemplateSpec
+from odoo.addons.spoki_whatsapp.tools.providers import PermanentError, TemplateSpec, provider_class, provider_selection
 
 from .common import SpokiCommon
 
@@ -15,6 +15,39 @@ class TestSpokiAccount(SpokiCommon):
         self.assertEqual(self.account.tier_limit, 1000)
         self.assertTrue(self.account.sudo().webhook_verify_token)
         self.assertTrue(self.account.webhook_url.endswith(f"/spoki/webhook/{self.account.id}"))
+
+    def test_providers_described_by_their_class(self):
+        """The account's provider choices are the registry's, and the config
+        each provider reads comes from the fields its class names (a manager-
+        only credential field for every secret)."""
+        selection = self.env["spoki.account"]._fields["provider"].selection
+        self.assertEqual([kind for kind, _label in selection], [kind for kind, _label in provider_selection()])
+        fields_ = self.env["spoki.account"]._fields
+        for kind, _label in selection:
+            for key, field_name in provider_class(kind).config_fields.items():
+                self.assertIn(field_name, fields_, f"{kind}.{key}")
+        self.assertEqual(fields_["spoki_webhook_secret"].groups, "spoki_whatsapp.group_spoki_manager")
+        spoki = self.env["spoki.account"].create(
+            {
+                "name": "Spoki",
+                "phone": "+390200000099",
+                "provider": "spoki",
+                "spoki_api_key": "k",
+                "spoki_webhook_secret": "s",
+                "api_endpoint": "https://spoki.example/api/1",
+            }
+        )
+        self.env["ir.config_parameter"].sudo().set_param("spoki_whatsapp.provider_timeout", "4")
+        self.assertEqual(
+            spoki._provider_config(),
+            {
+                "account_id": spoki.id,
+                "api_key": "k",
+                "webhook_secret": "s",
+                "endpoint": "https://spoki.example/api/1",
+                "timeout": 4.0,
+            },
+        )
 
     def test_policy_switch_keeps_closest_step(self):
         self.account.tier_policy = "meta"

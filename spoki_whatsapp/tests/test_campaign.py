@@ -143,8 +143,9 @@ class TestCampaign(MessagingCommon):
         today and the rest once the window moves."""
         partners = self._create_partners(2000, prefix="+39351")
         big = self.env["spoki.list"].create({"name": "Big", "partner_ids": [(6, 0, partners.ids)]})
-        campaign = self._campaign(template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[],
-                                  use_partner_domain=False)
+        campaign = self._campaign(
+            template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[], use_partner_domain=False
+        )
         campaign.action_start()
         self.assertEqual(campaign.recipient_count, 2000)
         self.run_queue(no_chatter=True)
@@ -163,8 +164,9 @@ class TestCampaign(MessagingCommon):
         one INSERT (above the threshold), like _message_log_batch would."""
         partners = self._create_partners(60, prefix="+39352")
         big = self.env["spoki.list"].create({"name": "Sixty", "partner_ids": [(6, 0, partners.ids)]})
-        campaign = self._campaign(template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[],
-                                  use_partner_domain=False)
+        campaign = self._campaign(
+            template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[], use_partner_domain=False
+        )
         campaign.action_start()
         self.run_queue()
         notes = self.env["mail.message"].search([("model", "=", "res.partner"), ("res_id", "in", partners.ids)])

@@ -4,7 +4,7 @@ from unittest.mock import patch
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from odoo.addons.spoki_whatsapp.models.spoki_message import SpokiMessage
+from odoo.addons.spoki_whatsapp.models.send_queue.spoki_message import SpokiMessage
 from odoo.addons.spoki_whatsapp.tools.providers import StatusEvent
 from odoo.addons.spoki_whatsapp.tools.providers.sandbox import SandboxProvider
 
@@ -40,8 +40,13 @@ class TestMessageRules(MessagingCommon):
         # enforced by the queue too (e.g. a message queued inside the window
         # that waited until the window closed)
         message = self.Message.create(
-            {"account_id": self.account.id, "partner_id": self.customer.id, "wa_phone": self.customer.wa_phone,
-             "kind": "text", "body": "Hi"}
+            {
+                "account_id": self.account.id,
+                "partner_id": self.customer.id,
+                "wa_phone": self.customer.wa_phone,
+                "kind": "text",
+                "body": "Hi",
+            }
         )
         with SendCounter().patched() as counter:
             self.run_queue()
@@ -99,8 +104,9 @@ class TestMessageRules(MessagingCommon):
         self.assertEqual((message.state, message.error_code), ("failed", "template_not_approved"))
 
     def test_stop_keyword_opt_out_not_lifted_by_text(self):
-        other = self.env["res.partner"].create({"name": "Same number", "mobile": self.customer.mobile,
-                                                "country_id": self.env.ref("base.it").id})
+        other = self.env["res.partner"].create(
+            {"name": "Same number", "mobile": self.customer.mobile, "country_id": self.env.ref("base.it").id}
+        )
         self.receive(self.customer.wa_phone, "  Stop! ")
         self.assertTrue(self.customer.wa_opt_out)
         self.assertTrue(other.wa_opt_out, "every contact with the number")
@@ -218,8 +224,12 @@ class TestMessageStatuses(MessagingCommon):
         # the same event twice, a late 'sent', a 'failed' after read, an unknown id: harmless
         Message._apply_status_events(
             self.account,
-            [StatusEvent(pid, "read", t_read + timedelta(minutes=1)), StatusEvent(pid, "sent", t_delivered),
-             StatusEvent(pid, "failed", t_read, "131026", "x"), StatusEvent("unknown.id", "read", t_read)],
+            [
+                StatusEvent(pid, "read", t_read + timedelta(minutes=1)),
+                StatusEvent(pid, "sent", t_delivered),
+                StatusEvent(pid, "failed", t_read, "131026", "x"),
+                StatusEvent("unknown.id", "read", t_read),
+            ],
         )
         self.assertEqual(message.state, "read")
         self.assertEqual(message.read_at, t_read)
@@ -260,7 +270,7 @@ class TestMessageCrash(MessagingCommon):
         state = {"crashed": False}
 
         def crashing(model, worker, outcomes):
-            if not state["crashed"] and any(o[1] == "sent" for o in outcomes):
+            if not state["crashed"] and any(outcome.state == "sent" for _id, outcome in outcomes):
                 state["crashed"] = True
                 raise RuntimeError("simulated crash after the provider call")
             return original(model, worker, outcomes)

@@ -7,7 +7,7 @@ import werkzeug.urls
 from odoo.tests import tagged
 from odoo.tests.common import _super_send
 
-from ..models.spoki_message import SpokiMessage
+from ..models.send_queue.spoki_message import SpokiMessage
 from .fake_provider import FakeProvider
 from .messaging_common import MessagingCommon
 
@@ -99,8 +99,9 @@ class TestMessageRetries(MessagingCommon):
         """A timeout is retried with the same idempotency key: the Spoki API
         deduplicates it (the fake did the work of the first request)."""
         self.receive(self.customer.wa_phone, "Hi", account=self.spoki)
-        message = self.Message._enqueue_text(self.spoki, self.customer.wa_phone, "Your order is ready",
-                                             partner=self.customer)
+        message = self.Message._enqueue_text(
+            self.spoki, self.customer.wa_phone, "Your order is ready", partner=self.customer
+        )
         self.fake.fail_next(1, status="timeout", path="/messages/send")
         self.run_queue()
         self.assertEqual((message.state, message.error_code), ("queued", "timeout"))

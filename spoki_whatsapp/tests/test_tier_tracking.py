@@ -40,12 +40,24 @@ class TierCase(SpokiCommon):
             .with_context(spoki_clock=None)
         )
 
-    def _send(self, account, count, at, start=0, prefix="+39333", counts=True, state="sent", direction="outgoing",
-              error_code=None, failed_at=None):
+    def _send(
+        self,
+        account,
+        count,
+        at,
+        start=0,
+        prefix="+39333",
+        counts=True,
+        state="sent",
+        direction="outgoing",
+        error_code=None,
+        failed_at=None,
+    ):
         """``count`` messages to distinct numbers ``prefix + 7 digits`` from ``start``, in one INSERT."""
         self.env.flush_all()
-        self.env.cr.execute(SQL(
-            """
+        self.env.cr.execute(
+            SQL(
+                """
             INSERT INTO spoki_message (
                 account_id, company_id, wa_phone, direction, kind, state, counts_for_limit, message_date,
                 sent_at, error_code, failed_at, active, priority, attempt_count,
@@ -55,10 +67,20 @@ class TierCase(SpokiCommon):
                    %(uid)s, %(at)s, %(uid)s, %(at)s
               FROM generate_series(%(start)s, %(stop)s) AS n
             """,
-            account=account.id, company=account.company_id.id, prefix=prefix, direction=direction, state=state,
-            counts=counts, at=at, error_code=error_code, failed_at=failed_at, uid=self.env.uid,
-            start=start, stop=start + count - 1,
-        ))
+                account=account.id,
+                company=account.company_id.id,
+                prefix=prefix,
+                direction=direction,
+                state=state,
+                counts=counts,
+                at=at,
+                error_code=error_code,
+                failed_at=failed_at,
+                uid=self.env.uid,
+                start=start,
+                stop=start + count - 1,
+            )
+        )
         self.env["spoki.message"].invalidate_model()
 
     def _track(self, accounts, at):
@@ -119,10 +141,13 @@ class TestTierCounters(TierCase):
         History = self.env["spoki.tier.history"]
         rows = History.search([("account_id", "=", account.id)])
         self.assertEqual(len(rows), 1)
-        self.assertEqual((rows.date, rows.unique_users_24h, rows.max_users_24h, rows.unique_users_7d),
-                         (T0.date(), 50, 50, 50))
-        self.assertEqual((rows.tier_level_id, rows.tier_limit, rows.quality, rows.phone_status),
-                         (self.tier1, 1000, "high", "connected"))
+        self.assertEqual(
+            (rows.date, rows.unique_users_24h, rows.max_users_24h, rows.unique_users_7d), (T0.date(), 50, 50, 50)
+        )
+        self.assertEqual(
+            (rows.tier_level_id, rows.tier_limit, rows.quality, rows.phone_status),
+            (self.tier1, 1000, "high", "connected"),
+        )
         self._track(account, T0 + DAY + 30 * MINUTE)  # the first 30 left the 24 h window
         rows = History.search([("account_id", "=", account.id)], order="date")
         self.assertEqual(rows.mapped("unique_users_24h"), [50, 20])
@@ -183,8 +208,12 @@ class TestTierGuidePolicy(TierCase):
         self.assertEqual(account.tier_threshold_7d, 20000)
         self.assertEqual(account.tier_needed_7d, 18000)
         self.assertTrue(self._notes(account, "raised from Tier 1 to Tier 2"))
-        self.assertEqual(self.env["spoki.tier.history"].search([("account_id", "=", account.id)],
-                                                               order="date desc", limit=1).tier_level_id, self.tier2)
+        self.assertEqual(
+            self.env["spoki.tier.history"]
+            .search([("account_id", "=", account.id)], order="date desc", limit=1)
+            .tier_level_id,
+            self.tier2,
+        )
 
     def test_no_promotion_before_48_hours(self):
         account = self.guide
@@ -387,19 +416,39 @@ class TestQualityGuard(TierCase):
         super().setUpClass()
         Template = cls.env["spoki.template"]
         Campaign = cls.env["spoki.campaign"]
-        cls.marketing = Template.create({"name": "Promo", "account_id": cls.guide.id, "category": "marketing",
-                                         "lang": "it_IT", "body": "Ciao, sconti!"})
-        cls.utility = Template.create({"name": "Order", "account_id": cls.guide.id, "category": "utility",
-                                       "lang": "it_IT", "body": "Il tuo ordine è pronto."})
-        other = Template.create({"name": "Promo A", "account_id": cls.account.id, "category": "marketing",
-                                 "lang": "it_IT", "body": "Ciao, sconti!"})
-        cls.c_marketing = Campaign.create({"name": "Summer", "account_id": cls.guide.id,
-                                           "template_id": cls.marketing.id})
-        cls.c_utility = Campaign.create({"name": "Orders", "account_id": cls.guide.id,
-                                         "template_id": cls.utility.id})
+        cls.marketing = Template.create(
+            {
+                "name": "Promo",
+                "account_id": cls.guide.id,
+                "category": "marketing",
+                "lang": "it_IT",
+                "body": "Ciao, sconti!",
+            }
+        )
+        cls.utility = Template.create(
+            {
+                "name": "Order",
+                "account_id": cls.guide.id,
+                "category": "utility",
+                "lang": "it_IT",
+                "body": "Il tuo ordine è pronto.",
+            }
+        )
+        other = Template.create(
+            {
+                "name": "Promo A",
+                "account_id": cls.account.id,
+                "category": "marketing",
+                "lang": "it_IT",
+                "body": "Ciao, sconti!",
+            }
+        )
+        cls.c_marketing = Campaign.create(
+            {"name": "Summer", "account_id": cls.guide.id, "template_id": cls.marketing.id}
+        )
+        cls.c_utility = Campaign.create({"name": "Orders", "account_id": cls.guide.id, "template_id": cls.utility.id})
         cls.c_draft = Campaign.create({"name": "Later", "account_id": cls.guide.id, "template_id": cls.marketing.id})
-        cls.c_other = Campaign.create({"name": "Other number", "account_id": cls.account.id,
-                                       "template_id": other.id})
+        cls.c_other = Campaign.create({"name": "Other number", "account_id": cls.account.id, "template_id": other.id})
         # running (written directly: the guard only cares about the state)
         (cls.c_marketing | cls.c_utility | cls.c_other).write({"state": "running"})
 
@@ -415,8 +464,10 @@ class TestQualityGuard(TierCase):
         self.assertEqual(self.c_utility.state, "running")
         self.assertEqual(self.c_draft.state, "draft")
         self.assertEqual(self.c_other.state, "running")
-        self.assertEqual((account.quality_guard_state, account.quality_guard_reason, account.quality_guard_at),
-                         ("tripped", "quality", T0))
+        self.assertEqual(
+            (account.quality_guard_state, account.quality_guard_reason, account.quality_guard_at),
+            ("tripped", "quality", T0),
+        )
         activities = self._guard_activities(account)
         self.assertIn(self.manager, activities.user_id)
         self.assertNotIn(self.agent, activities.user_id)
@@ -462,12 +513,18 @@ class TestQualityGuard(TierCase):
     def test_spam_rate_limit_errors_pause_campaigns(self):
         account = self.guide
         # an old error (more than an hour ago) doesn't trip anything
-        self._send(account, 1, T0 - 2 * HOUR, state="failed", error_code="spam_rate_limited",
-                   failed_at=T0 - 2 * HOUR)
+        self._send(account, 1, T0 - 2 * HOUR, state="failed", error_code="spam_rate_limited", failed_at=T0 - 2 * HOUR)
         self._track(account, T0)
         self.assertEqual(self.c_marketing.state, "running")
-        self._send(account, 3, T0 - 10 * MINUTE, start=10, state="failed", error_code="spam_rate_limited",
-                   failed_at=T0 - 10 * MINUTE)
+        self._send(
+            account,
+            3,
+            T0 - 10 * MINUTE,
+            start=10,
+            state="failed",
+            error_code="spam_rate_limited",
+            failed_at=T0 - 10 * MINUTE,
+        )
         self._track(account, T0)
         self.assertEqual(self.c_marketing.state, "paused")
         self.assertEqual(self.c_utility.state, "running")
@@ -479,8 +536,15 @@ class TestQualityGuard(TierCase):
         self.c_marketing.write({"state": "running"})
         self._track(account, T0 + 5 * MINUTE)
         self.assertEqual(self.c_marketing.state, "running")
-        self._send(account, 1, T0 + 20 * MINUTE, start=20, state="failed", error_code="spam_rate_limited",
-                   failed_at=T0 + 20 * MINUTE)
+        self._send(
+            account,
+            1,
+            T0 + 20 * MINUTE,
+            start=20,
+            state="failed",
+            error_code="spam_rate_limited",
+            failed_at=T0 + 20 * MINUTE,
+        )
         self._track(account, T0 + 25 * MINUTE)
         self.assertEqual(self.c_marketing.state, "paused")
         self.assertEqual(self._guard_activities(account), activities)  # still one open activity per manager

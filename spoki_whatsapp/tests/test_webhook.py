@@ -78,8 +78,9 @@ class TestWebhook(HttpCase, SpokiCommon):
         self.assertEqual(self._post(read).status_code, 200)
         self.sent.invalidate_recordset()
         self.assertEqual(self.sent.state, "read")
-        delivered = self._statuses(fp.meta_status("wamid.TEST1", "delivered", t0 + 5),
-                                   fp.meta_status("wamid.UNKNOWN", "delivered", t0 + 5))
+        delivered = self._statuses(
+            fp.meta_status("wamid.TEST1", "delivered", t0 + 5), fp.meta_status("wamid.UNKNOWN", "delivered", t0 + 5)
+        )
         self.assertEqual(self._post(delivered).status_code, 200)
         self.assertEqual(self._post(read).status_code, 200)  # the same event again
         self.sent.invalidate_recordset()
@@ -140,3 +141,37 @@ class TestWebhook(HttpCase, SpokiCommon):
             self.base_url() + self.url, data=raw, headers={"X-Hub-Signature-256": fp.meta_signature(SECRET, raw)}
         )
         self.assertEqual(response.status_code, 400)
+
+    def test_spoki_account_verified_with_spoki_scheme(self):
+        """A Spoki account's webhooks carry Spoki's ``X-Spoki-Signature``,
+        keyed with the account's webhook secret: they are accepted, and
+        nothing else is (Meta's header, even with the same secret)."""
+        spoki = self.env["spoki.account"].create(
+            {
+                "name": "Spoki webhooks",
+                "phone": "+390200000088",
+                "provider": "spoki",
+                "company_id": self.company_a.id,
+                "spoki_api_key": "key",
+                "spoki_webhook_secret": "spoki-whsec",
+                "meta_app_secret": SECRET,
+            }
+        )
+        url = f"/spoki/webhook/{spoki.id}"
+        raw = json.dumps(fp.spoki_inbound_event("spk.IN1", "+393391112233", "Ciao da Spoki")).encode()
+
+        def post(headers):
+            return self.opener.post(self.base_url() + url, data=raw, headers=headers, timeout=20)
+
+        self.assertEqual(post({"X-Hub-Signature-256": fp.meta_signature(SECRET, raw)}).status_code, 403)
+        self.assertEqual(post({"X-Hub-Signature-256": fp.meta_signature("spoki-whsec", raw)}).status_code, 403)
+        self.assertEqual(post({"X-Spoki-Signature": fp.spoki_signature("wrong", raw)}).status_code, 403)
+        Message = self.env["spoki.message"]
+        self.assertFalse(Message.search([("provider_message_id", "=", "spk.IN1")]))
+        self.assertEqual(post({"X-Spoki-Signature": fp.spoki_signature("spoki-whsec", raw)}).status_code, 200)
+        incoming = Message.search([("provider_message_id", "=", "spk.IN1")])
+        self.assertEqual(
+            (incoming.account_id, incoming.partner_id, incoming.body), (spoki, self.customer, "Ciao da Spoki")
+        )
+        spoki.spoki_webhook_secret = False
+        self.assertEqual(post({"X-Spoki-Signature": fp.spoki_signature("spoki-whsec", raw)}).status_code, 403)

@@ -1,6 +1,6 @@
 from odoo import fields, models, tools
 
-from odoo.addons.spoki_whatsapp.models.spoki_message import MESSAGE_STATES
+from odoo.addons.spoki_whatsapp.tools.vocabulary import MESSAGE_STATES
 
 from ..models.spoki_monthly_report import DELIVERED_STATES, SENT_STATES
 

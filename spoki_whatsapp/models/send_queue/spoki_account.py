@@ -1,4 +1,4 @@
-"""Sending side of ``spoki.account``: the rolling 24-hour unique-user limit.
+"""Send queue side of ``spoki.account``: the rolling 24-hour unique-user limit.
 
 The send queue (``spoki.message._process_queue``) is the only caller that
 *reserves* capacity; the tier tracking reuses the counting methods.
@@ -31,11 +31,10 @@ from datetime import timedelta
 from odoo import fields, models
 from odoo.tools import SQL
 
-#: Message states that count for the limit (reserved or reached the provider).
-COUNTED_STATES = ("sending", "sent", "delivered", "read")
+from ...tools.vocabulary import COUNTED_STATES, LIMIT_WINDOW, SERVICE_WINDOW
+
 #: pg_advisory_xact_lock namespace of the limit groups (arbitrary int4).
 LOCK_NS_LIMIT = 537110
-WINDOW = timedelta(hours=24)
 
 
 class SpokiAccount(models.Model):
@@ -109,7 +108,7 @@ class SpokiAccount(models.Model):
         """Unique numbers counted against the limit in the rolling 24 hours
         ending at ``now`` (the group's usage)."""
         now = now or self._spoki_now()
-        return self._limit_unique_numbers(now - WINDOW, now)
+        return self._limit_unique_numbers(now - LIMIT_WINDOW, now)
 
     def _limit_contacted_numbers(self, numbers, now=None):
         """The subset of ``numbers`` already counted in the window (sending to
@@ -122,19 +121,25 @@ class SpokiAccount(models.Model):
         self.env.cr.execute(
             SQL(
                 "SELECT DISTINCT m.wa_phone FROM spoki_message m WHERE %s AND m.wa_phone = ANY(%s)",
-                self._limit_counted_where(now - WINDOW),
+                self._limit_counted_where(now - LIMIT_WINDOW),
                 numbers,
             )
         )
         return {row[0] for row in self.env.cr.fetchall()}
 
     def _limit_remaining(self, now=None):
-        """Unique numbers still allowed now; None when unlimited."""
+        """Unique numbers still allowed now; None when unlimited. The send
+        queue asks before each batch: when nothing is left, the daily limit is
+        reached now, which the tier tracking notes (more precise than its
+        hourly cron)."""
         self.ensure_one()
         limit = self._limit_value()
         if not limit:
             return None
-        return max(limit - self._limit_unique_numbers_24h(now), 0)
+        remaining = max(limit - self._limit_unique_numbers_24h(now), 0)
+        if remaining == 0:
+            self._tier_note_limit_reached(now)
+        return remaining
 
     def _limit_next_free_at(self, now=None):
         """When the oldest counted number leaves the window (the earliest time
@@ -146,11 +151,11 @@ class SpokiAccount(models.Model):
                 """SELECT MIN(last) FROM (
                        SELECT MAX(m.message_date) AS last FROM spoki_message m
                         WHERE %s GROUP BY m.wa_phone) sub""",
-                self._limit_counted_where(now - WINDOW),
+                self._limit_counted_where(now - LIMIT_WINDOW),
             )
         )
         oldest = self.env.cr.fetchone()[0]
-        return oldest + WINDOW + timedelta(seconds=1) if oldest else None
+        return oldest + LIMIT_WINDOW + timedelta(seconds=1) if oldest else None
 
     def _open_window_numbers(self, numbers, now=None):
         """{number: window end} for the numbers whose customer-service window
@@ -168,10 +173,10 @@ class SpokiAccount(models.Model):
                  GROUP BY m.wa_phone""",
                 self.id,
                 numbers,
-                now - WINDOW,
+                now - SERVICE_WINDOW,
             )
         )
-        return {number: last + WINDOW for number, last in self.env.cr.fetchall()}
+        return {number: last + SERVICE_WINDOW for number, last in self.env.cr.fetchall()}
 
     # ------------------------------------------------------------
     # RESERVATION (send queue)
@@ -181,9 +186,7 @@ class SpokiAccount(models.Model):
         """Serialise reservations of the group until the end of the current
         transaction."""
         self.ensure_one()
-        self.env.cr.execute(
-            SQL("SELECT pg_advisory_xact_lock(%s, %s)", LOCK_NS_LIMIT, self._limit_group_ids()[0])
-        )
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", LOCK_NS_LIMIT, self._limit_group_ids()[0]))
 
     def _reserve_recipients(self, numbers, now=None):
         """Numbers (business-initiated) that may be sent to now, in the order
@@ -211,30 +214,8 @@ class SpokiAccount(models.Model):
         return allowed, set(ordered) - allowed
 
     # ------------------------------------------------------------
-    # PROVIDER
+    # QUEUE WAKE-UPS
     # ------------------------------------------------------------
-
-    def _provider_config(self):
-        """Adds the HTTP timeout of the real providers (config parameter
-        ``spoki_whatsapp.provider_timeout``, seconds, default 10)."""
-        config = super()._provider_config()
-        timeout = self.env["ir.config_parameter"].sudo().get_param("spoki_whatsapp.provider_timeout")
-        if timeout:
-            try:
-                config["timeout"] = float(timeout)
-            except ValueError:
-                pass
-        return config
-
-    # ------------------------------------------------------------
-    # HOOKS
-    # ------------------------------------------------------------
-
-    def _on_provider_errors(self, error_codes):
-        """Called by the send queue with the set of provider error codes one
-        batch got on this account (e.g. 'spam_rate_limited', 'rate_limited').
-        The quality guard overrides it to pause campaigns."""
-        return True
 
     def _spoki_send_queue_cron(self):
         return self.env.ref("spoki_whatsapp.ir_cron_spoki_message_send", raise_if_not_found=False)
@@ -247,10 +228,14 @@ class SpokiAccount(models.Model):
         cron = cron.sudo()
         if at:
             # one pending wake-up is enough (the cron also runs every interval)
-            pending = self.env["ir.cron.trigger"].sudo().search_count(
-                [("cron_id", "=", cron.id), ("call_at", "<=", at), ("call_at", ">=", fields.Datetime.now())], limit=1
+            pending = (
+                self.env["ir.cron.trigger"]
+                .sudo()
+                .search_count(
+                    [("cron_id", "=", cron.id), ("call_at", "<=", at), ("call_at", ">=", fields.Datetime.now())],
+                    limit=1,
+                )
             )
             if pending:
                 return
         cron._trigger(at=at)
-

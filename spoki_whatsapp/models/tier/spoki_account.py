@@ -3,8 +3,13 @@
 Counters of unique users (24 h / 7 days, per number and per business portfolio),
 the promotion outlook of the account's tier policy (rules in
 ``tools/tier_policy.py``, steps as ``spoki.tier.level`` records), the daily
-history, the tier-tracking cron and the quality guard that pauses marketing
-campaigns when the quality drops or WhatsApp reports spam-rate-limit errors.
+history, the tier-tracking cron, the provider read-back and the change hooks
+that post tier, quality and status changes (the quality guard they trigger
+lives in ``quality_guard/spoki_account.py``).
+
+~740 lines in one file on purpose: ``_track_tiers`` is one pass (read-back,
+snapshot, outlook, promotion, history) whose steps share the snapshot's
+invariants; the rules themselves are plain Python in ``tools/tier_policy.py``.
 
 Every method takes ``now`` or reads the injectable clock
 ``self.env.context['spoki_clock']`` (a datetime or a zero-argument callable
@@ -14,32 +19,26 @@ returning a naive UTC datetime), so that tests never sleep.
 import logging
 from datetime import datetime, timedelta
 
-from odoo import SUPERUSER_ID, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 from odoo.tools.misc import format_datetime, formatLang
 
-from ..tools import tier_policy
-from ..tools.providers.base import ProviderError
-from .spoki_account_send import COUNTED_STATES
+from ...tools import tier_policy
+from ...tools.providers import ProviderError
+from ...tools.vocabulary import (
+    COUNTED_STATES,
+    PHONE_STATUS_RANK,
+    QUALITY_RANK,
+    worst_phone_status,
+    worst_quality,
+)
 
 _logger = logging.getLogger(__name__)
 
-QUALITY_GUARD_THRESHOLDS = [
-    ("low", "Low quality"),
-    ("medium", "Medium or low quality"),
-    ("off", "Off"),
-]
-#: qualities that trip the guard, per threshold setting
-GUARD_QUALITIES = {"low": ("low",), "medium": ("medium", "low"), "off": ()}
-#: error code of a message refused by WhatsApp for spam rate limit (the Meta
-#: provider maps Graph error 131048 to it)
-SPAM_ERROR_CODE = "spam_rate_limited"
-SPAM_LOOKBACK = timedelta(hours=1)
 DAY = timedelta(hours=24)
-WINDOW = max(policy.rules.window for policy in tier_policy.POLICIES.values())
-QUALITY_RANK = {"high": 0, "medium": 1, "low": 2}
-PHONE_STATUS_RANK = {"connected": 0, "restricted": 1, "flagged": 2}
+#: the promotion rules count unique users over the last 7 days
+PROMOTION_WINDOW = max(policy.rules.window for policy in tier_policy.POLICIES.values())
 
 # Fields written by the snapshot (never trigger the change hooks).
 _WATCHED = {"quality", "phone_status", "tier_level_id", "tier_policy", "provider_tier_limit"}
@@ -55,31 +54,45 @@ class SpokiAccount(models.Model):
 
     # counters (snapshot refreshed by the cron, or on demand)
     unique_users_24h = fields.Integer(
-        "Unique users (24 h)", readonly=True, copy=False,
+        "Unique users (24 h)",
+        readonly=True,
+        copy=False,
         help="Distinct numbers reached by business-initiated messages in the last 24 hours "
         "(replies inside a customer-opened window don't count).",
     )
     unique_users_7d = fields.Integer("Unique users (7 days)", readonly=True, copy=False)
     portfolio_users_24h = fields.Integer(
-        "Unique users sharing the limit (24 h)", readonly=True, copy=False,
+        "Unique users sharing the limit (24 h)",
+        readonly=True,
+        copy=False,
         help="Under Meta's rule the limit is shared by all the numbers of the business portfolio: "
         "distinct users over all of them. Equal to this number's own count otherwise.",
     )
     portfolio_users_7d = fields.Integer("Unique users sharing the limit (7 days)", readonly=True, copy=False)
     tier_scope_size = fields.Integer(
-        "Numbers sharing the limit", readonly=True, copy=False, default=1,
+        "Numbers sharing the limit",
+        readonly=True,
+        copy=False,
+        default=1,
     )
     tier_usage_24h = fields.Float("Limit used (24 h)", compute="_compute_tier_usage_24h")
     limit_reached_at = fields.Datetime(
-        "Daily limit first reached", readonly=True, copy=False,
+        "Daily limit first reached",
+        readonly=True,
+        copy=False,
         help="First time the unique users of 24 hours reached the limit at the current tier "
         "(reset at every tier change). The guide's promotion can't happen earlier than 48 hours after.",
     )
     level_since = fields.Datetime(
-        "On this tier since", readonly=True, copy=False, default=lambda self: self._tier_now(),
+        "On this tier since",
+        readonly=True,
+        copy=False,
+        default=lambda self: self._tier_now(),
     )
     threshold_met_at = fields.Datetime(
-        "Promotion threshold met", readonly=True, copy=False,
+        "Promotion threshold met",
+        readonly=True,
+        copy=False,
         help="When the unique users of 7 days first reached the promotion threshold (Meta applies "
         "the new limit about 6 hours later).",
     )
@@ -88,41 +101,32 @@ class SpokiAccount(models.Model):
     # outlook
     tier_outlook_action = fields.Selection(
         [("promote", "Promotion due"), ("demote", "Demotion due"), ("stay", "No change")],
-        "Tier outlook", readonly=True, copy=False,
+        "Tier outlook",
+        readonly=True,
+        copy=False,
     )
     tier_next_level_id = fields.Many2one("spoki.tier.level", "Next tier", compute="_compute_tier_next_level_id")
     tier_threshold_7d = fields.Integer(
-        "Unique users needed in 7 days", readonly=True, copy=False,
+        "Unique users needed in 7 days",
+        readonly=True,
+        copy=False,
         help="Unique users to reach within 7 days to qualify for the next tier.",
     )
     tier_needed_7d = fields.Integer("Still needed in 7 days", readonly=True, copy=False)
     tier_earliest_promotion = fields.Datetime(
-        "Earliest promotion", readonly=True, copy=False,
+        "Earliest promotion",
+        readonly=True,
+        copy=False,
         help="When the next tier can start if nothing but time stands in the way.",
     )
     tier_not_before = fields.Datetime("Promotion not before", readonly=True, copy=False)
     tier_blocked_reasons = fields.Char(
-        "Blocking reasons", readonly=True, copy=False,
+        "Blocking reasons",
+        readonly=True,
+        copy=False,
         help="Codes: top_level, quality_low, phone_flagged, limit_not_reached_yet, wait_48h, threshold_not_met.",
     )
     tier_outlook_text = fields.Text("Outlook", compute="_compute_tier_outlook_text")
-    # quality guard
-    quality_guard_threshold = fields.Selection(
-        QUALITY_GUARD_THRESHOLDS, "Pause marketing campaigns on", default="low", required=True,
-        tracking=True,
-        help="When the quality rating drops to this level, or WhatsApp refuses messages for spam "
-        "rate limit, the running marketing campaigns of this number are paused and the managers "
-        "get an activity; they resume the campaigns by hand.",
-    )
-    quality_guard_state = fields.Selection(
-        [("ok", "OK"), ("tripped", "Campaigns paused")], "Quality guard",
-        default="ok", required=True, readonly=True, copy=False,
-    )
-    quality_guard_reason = fields.Selection(
-        [("quality", "Quality rating dropped"), ("spam", "Spam rate limit errors")],
-        "Quality guard reason", readonly=True, copy=False,
-    )
-    quality_guard_at = fields.Datetime("Quality guard tripped at", readonly=True, copy=False)
     tier_history_count = fields.Integer(compute="_compute_tier_history_count")
 
     # ------------------------------------------------------------
@@ -143,47 +147,28 @@ class SpokiAccount(models.Model):
 
     def _compute_tier_history_count(self):
         counts = dict(
-            self.env["spoki.tier.history"]._read_group(
-                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
-            )
+            self.env["spoki.tier.history"]._read_group([("account_id", "in", self.ids)], ["account_id"], ["__count"])
         )
         for account in self:
             account.tier_history_count = counts.get(account, 0)
 
     @api.depends(
-        "tier_checked_at", "tier_outlook_action", "tier_blocked_reasons", "tier_needed_7d",
-        "tier_threshold_7d", "tier_earliest_promotion", "tier_not_before", "portfolio_users_7d",
-        "tier_limit", "tier_level_id", "provider_tier_limit", "provider",
+        "tier_checked_at",
+        "tier_outlook_action",
+        "tier_blocked_reasons",
+        "tier_needed_7d",
+        "tier_threshold_7d",
+        "tier_earliest_promotion",
+        "tier_not_before",
+        "portfolio_users_7d",
+        "tier_limit",
+        "tier_level_id",
+        "provider_tier_limit",
+        "provider",
     )
     def _compute_tier_outlook_text(self):
         for account in self:
             account.tier_outlook_text = account._tier_outlook_text()
-
-    # ------------------------------------------------------------
-    # CRUD
-    # ------------------------------------------------------------
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        accounts = super().create(vals_list)
-        accounts._compute_tier_snapshot()
-        return accounts
-
-    def write(self, vals):
-        if self.env.context.get("spoki_tier_no_hook"):
-            return super().write(vals)
-        if not _WATCHED & set(vals):
-            result = super().write(vals)
-            if "quality_guard_threshold" in vals:
-                self.sudo()._quality_guard_check()
-            return result
-        before = {
-            account.id: (account.quality, account.phone_status, account.tier_level_id, account.provider_tier_limit)
-            for account in self
-        }
-        result = super().write(vals)
-        self._tier_after_write(before)
-        return result
 
     # ------------------------------------------------------------
     # ACTIONS
@@ -263,8 +248,10 @@ class SpokiAccount(models.Model):
             level_since = lead.level_since
             # daily limit first reached at this tier (the earliest among the members)
             reached = [
-                m.limit_reached_at for m in members
-                if m.limit_reached_at and (not m.level_since or m.limit_reached_at >= m.level_since)
+                m.limit_reached_at
+                for m in members
+                if m.limit_reached_at
+                and (not m.level_since or m.limit_reached_at >= m.level_since)
                 and m.tier_level_id == lead.tier_level_id
             ]
             limit_reached_at = min(reached) if reached else False
@@ -282,8 +269,8 @@ class SpokiAccount(models.Model):
                 tier_policy.Snapshot(
                     now=now,
                     level_index=index,
-                    quality=max(members.mapped("quality"), key=QUALITY_RANK.get),
-                    phone_status=max(members.mapped("phone_status"), key=PHONE_STATUS_RANK.get),
+                    quality=worst_quality(members.mapped("quality")),
+                    phone_status=worst_phone_status(members.mapped("phone_status")),
                     unique_24h=scope_24h,
                     unique_7d=scope_7d,
                     limit_reached_at=limit_reached_at or None,
@@ -319,7 +306,7 @@ class SpokiAccount(models.Model):
         accounts, in (now − 24 h, now] and (now − 7 days, now].
 
         ``groups``: ``{key: [account ids]}`` → ``{key: (unique_24h, unique_7d)}``.
-        Counted like the send queue counts (``spoki_account_send``): outgoing,
+        Counted like the send queue counts (``send_queue/spoki_account.py``): outgoing,
         ``counts_for_limit``, state in ``COUNTED_STATES`` ('sending' included:
         the number is reserved while the provider is called; queued and failed
         messages reached nobody). One query for all the groups, on the partial
@@ -337,8 +324,9 @@ class SpokiAccount(models.Model):
         self.env["spoki.message"].flush_model(
             ["account_id", "wa_phone", "direction", "counts_for_limit", "state", "message_date"]
         )
-        self.env.cr.execute(SQL(
-            """
+        self.env.cr.execute(
+            SQL(
+                """
             SELECT s.grp,
                    COUNT(DISTINCT m.wa_phone) FILTER (WHERE m.message_date > %(since_24h)s),
                    COUNT(DISTINCT m.wa_phone)
@@ -351,9 +339,14 @@ class SpokiAccount(models.Model):
                AND m.message_date <= %(now)s
              GROUP BY s.grp
             """,
-            grp=grp, ids=ids, counted=COUNTED_STATES,
-            since_24h=now - DAY, since_7d=now - WINDOW, now=now,
-        ))
+                grp=grp,
+                ids=ids,
+                counted=COUNTED_STATES,
+                since_24h=now - DAY,
+                since_7d=now - PROMOTION_WINDOW,
+                now=now,
+            )
+        )
         for position, unique_24h, unique_7d in self.env.cr.fetchall():
             result[keys[position]] = (unique_24h, unique_7d)
         return result
@@ -441,15 +434,13 @@ class SpokiAccount(models.Model):
         changed = self.browse()
         level_cache = {}
         for members, outlook in results.values():
-            sandbox = members.filtered(lambda a: a.provider == "sandbox" and a.provider_tier_limit < 0)
+            sandbox = members.filtered(lambda a: a._provider_class().simulated and a.provider_tier_limit < 0)
             if not sandbox:
                 continue
             lead, index = members._tier_lead(level_cache)
             policy = tier_policy.get_policy(lead.tier_policy)
             target_index, reason = index, "portfolio"
-            if outlook.action == "promote" and (
-                not outlook.earliest_promotion or now >= outlook.earliest_promotion
-            ):
+            if outlook.action == "promote" and (not outlook.earliest_promotion or now >= outlook.earliest_promotion):
                 target_index, reason = outlook.new_level_index, "promote"
             elif outlook.action == "demote" and (
                 not lead.tier_demoted_at or now - lead.tier_demoted_at >= policy.rules.window
@@ -460,9 +451,9 @@ class SpokiAccount(models.Model):
             if not to_change:
                 continue
             detail = lead._tier_change_detail(reason, outlook)
-            to_change.with_context(
-                spoki_clock=now, spoki_tier_change=reason, spoki_tier_change_detail=detail
-            ).write({"tier_level_id": target.id})
+            to_change.with_context(spoki_clock=now, spoki_tier_change=reason, spoki_tier_change_detail=detail).write(
+                {"tier_level_id": target.id}
+            )
             if reason == "demote":
                 to_change.with_context(spoki_tier_no_hook=True).write({"tier_demoted_at": now})
             changed |= members
@@ -483,7 +474,25 @@ class SpokiAccount(models.Model):
     # CHANGE HOOKS (tier / quality / phone status / provider limit)
     # ------------------------------------------------------------
 
-    def _tier_after_write(self, before):
+    def _tier_before_write(self, vals):
+        """What the write hook compares with (None: nothing watched changes)."""
+        if self.env.context.get("spoki_tier_no_hook") or not _WATCHED & set(vals):
+            return None
+        return {
+            account.id: (account.quality, account.phone_status, account.tier_level_id, account.provider_tier_limit)
+            for account in self
+        }
+
+    def _tier_after_write(self, vals, before):
+        """Post tier, quality and status changes on the chatter, follow a
+        limit reported by the provider, trip the quality guard, refresh the
+        snapshot (``spoki.account.write`` calls it)."""
+        if self.env.context.get("spoki_tier_no_hook"):
+            return
+        if before is None:
+            if "quality_guard_threshold" in vals:
+                self.sudo()._quality_guard_check()
+            return
         now = self._tier_now()
         context = self.env.context
         level_changed = self.browse()
@@ -497,8 +506,9 @@ class SpokiAccount(models.Model):
                 account._tier_post_status_change(old_status)
             if account.tier_level_id != old_level:
                 level_changed |= account
-                account._tier_post_level_change(old_level, context.get("spoki_tier_change"),
-                                                context.get("spoki_tier_change_detail"))
+                account._tier_post_level_change(
+                    old_level, context.get("spoki_tier_change"), context.get("spoki_tier_change_detail")
+                )
             # A limit reported by the provider moves the tier to the matching step.
             if account.provider_tier_limit >= 0 and account.provider_tier_limit != old_provider_limit:
                 index = tier_policy.level_index_for_limit(account.tier_policy, account.provider_tier_limit or None)
@@ -507,19 +517,17 @@ class SpokiAccount(models.Model):
                     provider_levels[account] = target
             to_snapshot |= account
         if level_changed:
-            level_changed.with_context(spoki_tier_no_hook=True).write({
-                "level_since": now, "limit_reached_at": False, "threshold_met_at": False,
-            })
+            level_changed.with_context(spoki_tier_no_hook=True).write(
+                {
+                    "level_since": now,
+                    "limit_reached_at": False,
+                    "threshold_met_at": False,
+                }
+            )
         for account, target in provider_levels.items():
             # nested write: posts the change and resets the markers
             account.with_context(spoki_tier_change="provider").write({"tier_level_id": target.id})
-        # quality guard: entering the configured quality trips it at once
-        tripping = self.filtered(
-            lambda a: a.quality in GUARD_QUALITIES[a.quality_guard_threshold]
-            and before[a.id][0] not in GUARD_QUALITIES[a.quality_guard_threshold]
-        )
-        if tripping:
-            tripping._quality_guard_trip("quality", now)
+        self._quality_guard_after_quality_change({aid: values[0] for aid, values in before.items()}, now)
         if to_snapshot and not context.get("spoki_tier_change"):
             to_snapshot._compute_tier_snapshot(now)
 
@@ -538,13 +546,15 @@ class SpokiAccount(models.Model):
         elif reason == "provider":
             body = self.env._(
                 "The provider reports a limit of %(reported)s: messaging tier set from %(old)s to %(new)s.",
-                reported=self._tier_fmt_limit(self.provider_tier_limit), **values,
+                reported=self._tier_fmt_limit(self.provider_tier_limit),
+                **values,
             )
         elif reason == "portfolio":
             body = self.env._(
                 "Messaging tier aligned with the business portfolio %(portfolio)s: "
                 "from %(old)s to %(new)s (%(limit)s).",
-                portfolio=self.portfolio, **values,
+                portfolio=self.portfolio,
+                **values,
             )
         else:
             body = self.env._("Messaging tier changed from %(old)s to %(new)s (%(limit)s).", **values)
@@ -569,7 +579,8 @@ class SpokiAccount(models.Model):
         labels = dict(self._fields["phone_status"]._description_selection(self.env))
         body = self.env._(
             "Phone status changed from %(old)s to %(new)s.",
-            old=labels.get(old_status, old_status), new=labels.get(self.phone_status, self.phone_status),
+            old=labels.get(old_status, old_status),
+            new=labels.get(self.phone_status, self.phone_status),
         )
         if self.phone_status == "flagged" and self.tier_policy == "guide":
             body += " " + self.env._("A flagged number can't be promoted to the next tier.")
@@ -588,7 +599,7 @@ class SpokiAccount(models.Model):
         """Read quality, phone status, limit and credit back from real providers
         (the sandbox reads them from the account itself: nothing to do). A
         failing provider is logged and skipped."""
-        for account in self.filtered(lambda a: a.provider != "sandbox"):
+        for account in self.filtered(lambda a: not a._provider_class().simulated):
             try:
                 with self.env.cr.savepoint():
                     info = account._tier_fetch_account_info()
@@ -607,172 +618,29 @@ class SpokiAccount(models.Model):
                 _logger.warning("WhatsApp account %s: status read-back failed: %s", account.id, exc)
 
     # ------------------------------------------------------------
-    # QUALITY GUARD
-    # ------------------------------------------------------------
-
-    def _quality_guard_check(self, now=None):
-        """Trip the guard on low quality (not tripped yet) or on spam-rate-limit
-        errors newer than the last trip; clear it when the quality is back and
-        no spam error happened in the last hour (paused campaigns stay paused)."""
-        now = self._tier_now(now)
-        spam = self._quality_guard_spam_errors(now)
-        by_quality = self.browse()
-        for account in self:
-            guard_qualities = GUARD_QUALITIES[account.quality_guard_threshold]
-            count, last = spam.get(account.id, (0, None))
-            if guard_qualities and count and (not account.quality_guard_at or last > account.quality_guard_at):
-                account._quality_guard_trip("spam", now, spam_count=count)
-            elif account.quality in guard_qualities:
-                if account.quality_guard_state != "tripped":
-                    by_quality |= account
-            elif account.quality_guard_state == "tripped" and not count:
-                account.with_context(spoki_tier_no_hook=True).write({"quality_guard_state": "ok"})
-                account.sudo().message_post(
-                    body=self.env._(
-                        "Quality guard cleared: the quality rating is %(quality)s and no spam-rate-limit error "
-                        "came in the last hour. Paused campaigns stay paused until a manager resumes them.",
-                        quality=dict(self._fields["quality"]._description_selection(self.env)).get(account.quality),
-                    ),
-                    subtype_xmlid="mail.mt_note",
-                )
-        if by_quality:
-            by_quality._quality_guard_trip("quality", now)
-
-    def _quality_guard_spam_errors(self, now):
-        """``{account id: (count, last error)}`` of messages refused for spam
-        rate limit in the last hour, failed or waiting for a retry (partial
-        index spoki_message_spam_error_idx)."""
-        if not self.ids:
-            return {}
-        self.env["spoki.message"].flush_model(["account_id", "error_code", "failed_at", "attempt_at"])
-        self.env.cr.execute(SQL(
-            """
-            SELECT account_id, COUNT(*), MAX(COALESCE(failed_at, attempt_at))
-              FROM spoki_message
-             WHERE error_code = %(code)s
-               AND account_id = ANY(%(ids)s)
-               AND COALESCE(failed_at, attempt_at) > %(since)s
-               AND COALESCE(failed_at, attempt_at) <= %(now)s
-             GROUP BY account_id
-            """,
-            code=SPAM_ERROR_CODE, ids=self.ids, since=now - SPAM_LOOKBACK, now=now,
-        ))
-        return {account_id: (count, last) for account_id, count, last in self.env.cr.fetchall()}
-
-    def _on_provider_errors(self, error_codes):
-        """Send-queue hook: a spam-rate-limit error trips the guard at once
-        (not again within the hour for the same cause)."""
-        result = super()._on_provider_errors(error_codes)
-        if SPAM_ERROR_CODE in set(error_codes or ()):
-            now = self._tier_now()
-            accounts = self.sudo().filtered(
-                lambda a: GUARD_QUALITIES[a.quality_guard_threshold]
-                and not (
-                    a.quality_guard_state == "tripped" and a.quality_guard_reason == "spam"
-                    and a.quality_guard_at and a.quality_guard_at > now - SPAM_LOOKBACK
-                )
-            )
-            if accounts:
-                accounts._quality_guard_trip("spam", now)
-        return result
-
-    def _quality_guard_campaigns(self):
-        """Running marketing campaigns of these accounts."""
-        domain = [("account_id", "in", self.ids), ("state", "=", "running")]
-        if "category" in self.env["spoki.template"]._fields:
-            domain.append(("template_id.category", "=", "marketing"))
-        return self.env["spoki.campaign"].sudo().search(domain)
-
-    def _quality_guard_trip(self, reason, now=None, spam_count=0):
-        """Pause the running marketing campaigns, tell the managers, remember it."""
-        now = self._tier_now(now)
-        for account in self.sudo():
-            if reason == "spam" and spam_count:
-                reason_text = self.env._(
-                    "WhatsApp refused %(count)s messages of %(account)s for spam rate limit in the last hour.",
-                    count=spam_count, account=account.display_name,
-                )
-            elif reason == "spam":
-                reason_text = self.env._(
-                    "WhatsApp refused messages of %(account)s for spam rate limit.", account=account.display_name,
-                )
-            else:
-                reason_text = self.env._(
-                    "The quality rating of %(account)s dropped to %(quality)s.",
-                    account=account.display_name,
-                    quality=dict(self._fields["quality"]._description_selection(self.env)).get(account.quality),
-                )
-            campaigns = account._quality_guard_campaigns()
-            if campaigns:
-                account._quality_guard_pause(campaigns, reason_text)
-            account.with_context(spoki_tier_no_hook=True).write({
-                "quality_guard_state": "tripped", "quality_guard_reason": reason, "quality_guard_at": now,
-            })
-            if campaigns:
-                body = self.env._(
-                    "Quality guard: %(reason)s %(count)s running marketing campaigns paused (%(names)s); "
-                    "resume them by hand when the cause is fixed.",
-                    reason=reason_text, count=len(campaigns), names=", ".join(campaigns.mapped("display_name")),
-                )
-            else:
-                body = self.env._("Quality guard: %(reason)s No running marketing campaign to pause.",
-                                  reason=reason_text)
-            account.message_post(body=body, subtype_xmlid="mail.mt_note")
-            account._quality_guard_notify_managers(reason_text, campaigns)
-
-    def _quality_guard_pause(self, campaigns, reason_text):
-        if hasattr(campaigns, "action_pause"):
-            campaigns.action_pause(reason=reason_text)
-        else:  # campaign model without the pause API yet
-            vals = {"state": "paused"}
-            if "pause_reason" in campaigns._fields:
-                vals["pause_reason"] = reason_text
-            campaigns.write(vals)
-
-    def _quality_guard_notify_managers(self, reason_text, campaigns):
-        self.ensure_one()
-        group = self.env.ref("spoki_whatsapp.group_spoki_manager", raise_if_not_found=False)
-        if not group:
-            return
-        managers = self.env["res.users"].sudo().search([
-            ("groups_id", "in", group.id), ("share", "=", False),
-            ("company_ids", "in", self.company_id.id), ("id", "!=", SUPERUSER_ID),
-        ])
-        summary = self.env._("WhatsApp quality guard: check %(account)s", account=self.display_name)
-        note = reason_text
-        if campaigns:
-            note += " " + self.env._(
-                "Paused campaigns: %(names)s. Resume them by hand when the cause is fixed.",
-                names=", ".join(campaigns.mapped("display_name")),
-            )
-        open_for = self.activity_ids.filtered(lambda act: act.summary == summary).mapped("user_id")
-        for manager in managers - open_for:
-            self.activity_schedule(
-                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=manager.id,
-            )
-
-    # ------------------------------------------------------------
     # HISTORY
     # ------------------------------------------------------------
 
     def _tier_record_history(self, now=None):
         """Upsert today's (UTC) history row of every account of ``self``."""
         now = self._tier_now(now)
-        self.env["spoki.tier.history"].sudo()._upsert([
-            {
-                "account_id": account.id,
-                "company_id": account.company_id.id,
-                "date": now.date(),
-                "tier_policy": account.tier_policy,
-                "tier_level_id": account.tier_level_id.id,
-                "tier_limit": account.tier_limit,
-                "unique_users_24h": account.unique_users_24h,
-                "unique_users_7d": account.unique_users_7d,
-                "quality": account.quality,
-                "phone_status": account.phone_status,
-            }
-            for account in self
-        ])
+        self.env["spoki.tier.history"].sudo()._upsert(
+            [
+                {
+                    "account_id": account.id,
+                    "company_id": account.company_id.id,
+                    "date": now.date(),
+                    "tier_policy": account.tier_policy,
+                    "tier_level_id": account.tier_level_id.id,
+                    "tier_limit": account.tier_limit,
+                    "unique_users_24h": account.unique_users_24h,
+                    "unique_users_7d": account.unique_users_7d,
+                    "quality": account.quality,
+                    "phone_status": account.phone_status,
+                }
+                for account in self
+            ]
+        )
 
     # ------------------------------------------------------------
     # HELPERS
@@ -819,38 +687,55 @@ class SpokiAccount(models.Model):
             lines.append(_("Unlimited tier: no limit on the unique users per day, no promotion ahead."))
         elif self.tier_outlook_action == "promote":
             if self.tier_earliest_promotion and self.tier_earliest_promotion > self.tier_checked_at:
-                lines.append(_("Eligible for %(next)s: expected by %(date)s.", next=next_label,
-                               date=self._tier_fmt_datetime(self.tier_earliest_promotion)))
+                lines.append(
+                    _(
+                        "Eligible for %(next)s: expected by %(date)s.",
+                        next=next_label,
+                        date=self._tier_fmt_datetime(self.tier_earliest_promotion),
+                    )
+                )
             else:
                 lines.append(_("Eligible for %(next)s now.", next=next_label))
         else:
-            lines.append(_(
-                "Next tier: %(next)s. Unique users in 7 days: %(users)s of %(threshold)s needed.",
-                next=next_label, users=self._tier_fmt(self.portfolio_users_7d),
-                threshold=self._tier_fmt(self.tier_threshold_7d),
-            ))
+            lines.append(
+                _(
+                    "Next tier: %(next)s. Unique users in 7 days: %(users)s of %(threshold)s needed.",
+                    next=next_label,
+                    users=self._tier_fmt(self.portfolio_users_7d),
+                    threshold=self._tier_fmt(self.tier_threshold_7d),
+                )
+            )
             labels = {
                 "quality_low": _("the quality rating is low"),
                 "phone_flagged": _("the number is flagged"),
-                "limit_not_reached_yet": _("the daily limit (%(limit)s) has not been reached yet at this tier",
-                                           limit=self._tier_fmt_limit(self.tier_limit)),
-                "wait_48h": _("48 hours must pass after the daily limit was first reached (not before %(date)s)",
-                              date=self._tier_fmt_datetime(self.tier_not_before)),
-                "threshold_not_met": _("%(needed)s more unique users are needed within 7 days",
-                                       needed=self._tier_fmt(self.tier_needed_7d)),
+                "limit_not_reached_yet": _(
+                    "the daily limit (%(limit)s) has not been reached yet at this tier",
+                    limit=self._tier_fmt_limit(self.tier_limit),
+                ),
+                "wait_48h": _(
+                    "48 hours must pass after the daily limit was first reached (not before %(date)s)",
+                    date=self._tier_fmt_datetime(self.tier_not_before),
+                ),
+                "threshold_not_met": _(
+                    "%(needed)s more unique users are needed within 7 days", needed=self._tier_fmt(self.tier_needed_7d)
+                ),
             }
             reasons = [labels[code] for code in codes if code in labels]
             if reasons:
                 lines.append(_("Waiting for: %(reasons)s.", reasons="; ".join(reasons)))
             if self.tier_earliest_promotion:
-                lines.append(_("Earliest promotion: %(date)s.",
-                               date=self._tier_fmt_datetime(self.tier_earliest_promotion)))
+                lines.append(
+                    _("Earliest promotion: %(date)s.", date=self._tier_fmt_datetime(self.tier_earliest_promotion))
+                )
         if self.provider_tier_limit >= 0:
-            lines.append(_(
-                "The provider reports the limit in force (%(limit)s): the outlook above is a forecast.",
-                limit=self._tier_fmt_limit(self.provider_tier_limit),
-            ))
+            lines.append(
+                _(
+                    "The provider reports the limit in force (%(limit)s): the outlook above is a forecast.",
+                    limit=self._tier_fmt_limit(self.provider_tier_limit),
+                )
+            )
         if self.tier_scope_size > 1:
-            lines.append(_("The limit is shared by %(count)s numbers of the business portfolio.",
-                           count=self.tier_scope_size))
+            lines.append(
+                _("The limit is shared by %(count)s numbers of the business portfolio.", count=self.tier_scope_size)
+            )
         return "\n".join(lines)
