@@ -406,14 +406,6 @@ class SpokiAccount(models.Model):
         levels = self._tier_levels(policy_key, cache)
         return levels[min(index, len(levels) - 1)] if levels else levels
 
-    def _limit_remaining(self, now=None):
-        """The send queue asks before each batch: when nothing is left, the
-        daily limit is reached now (more precise than the hourly cron)."""
-        remaining = super()._limit_remaining(now)
-        if remaining == 0:
-            self._tier_note_limit_reached(now)
-        return remaining
-
     def _tier_note_limit_reached(self, now=None):
         """The daily limit has just been hit: remember the first time at the
         current tier (the guide's 48 hours run from it)."""
