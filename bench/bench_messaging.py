@@ -192,19 +192,30 @@ def main():
             enqueue_s = time.perf_counter() - start
             results["enqueue_s"] = round(enqueue_s, 2)
             results["queued"] = campaign.recipient_count
-            print(f"  {campaign.recipient_count:,} messages queued in {enqueue_s:.1f} s "
-                  f"({campaign.recipient_count / enqueue_s:,.0f} recipients/s)")
+            print(
+                f"  {campaign.recipient_count:,} messages queued in {enqueue_s:.1f} s "
+                f"({campaign.recipient_count / enqueue_s:,.0f} recipients/s)"
+            )
             account_id = account.id
 
         bench.vacuum_analyze(registry, "spoki_message")
-        print(f"Dispatch: {args.workers} worker(s) × {args.concurrency} parallel calls, fake latency "
-              f"{args.latency * 1000:.0f} ms, chatter {'off' if args.no_chatter else 'on'} …", flush=True)
+        print(
+            f"Dispatch: {args.workers} worker(s) × {args.concurrency} parallel calls, fake latency "
+            f"{args.latency * 1000:.0f} ms, chatter {'off' if args.no_chatter else 'on'} …",
+            flush=True,
+        )
         elapsed, sent = dispatch(registry, args, account_id)
         rate = sent / elapsed if elapsed else 0
-        results.update(dispatch_s=round(elapsed, 2), sent=sent, rate_msg_s=round(rate, 1),
-                       provider_sends=fake.counters["meta_sends"])
-        print(f"  {sent:,} messages sent in {elapsed:.1f} s: {rate:,.0f} messages/s "
-              f"(fake provider received {fake.counters['meta_sends']:,} sends)")
+        results.update(
+            dispatch_s=round(elapsed, 2),
+            sent=sent,
+            rate_msg_s=round(rate, 1),
+            provider_sends=fake.counters["meta_sends"],
+        )
+        print(
+            f"  {sent:,} messages sent in {elapsed:.1f} s: {rate:,.0f} messages/s "
+            f"(fake provider received {fake.counters['meta_sends']:,} sends)"
+        )
 
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
