@@ -54,9 +54,7 @@ def test_error_has_code_params_and_english_message():
     assert isinstance(error, ValueError)
     assert error.code == "body_too_long"
     assert error.params == {"length": 1001, "max": 1000}
-    assert (
-        str(error) == "The message text is 1001 characters long, the maximum is 1000."
-    )
+    assert str(error) == "The message text is 1001 characters long, the maximum is 1000."
 
 
 def test_error_message_lists_names():
@@ -101,10 +99,7 @@ def test_body_length_counts_emoji_as_two():
 
 
 def test_body_emoji_allowed():
-    assert (
-        validate_body("Ciao %%NOME%% 👋🎉, *offerta* _speciale_ ~vecchia~ ```CODICE```")
-        == []
-    )
+    assert validate_body("Ciao %%NOME%% 👋🎉, *offerta* _speciale_ ~vecchia~ ```CODICE```") == []
 
 
 @pytest.mark.parametrize("body", [None, "", "   \n\t "])
@@ -154,9 +149,7 @@ def test_check_body_raises_first_error():
 # ---------------------------------------------------------------- emoji
 
 
-@pytest.mark.parametrize(
-    "text", ["Sì, è così", "Perché no?", "20°C", "Marca™ ©", "5 € - 10%"]
-)
+@pytest.mark.parametrize("text", ["Sì, è così", "Perché no?", "20°C", "Marca™ ©", "5 € - 10%"])
 def test_no_emoji_in_ordinary_text(text):
     assert not has_emoji(text)
 
@@ -170,12 +163,7 @@ def test_emoji_detected(text):
 
 
 def test_valid_buttons():
-    assert (
-        validate_buttons(
-            [url(), url("Catalogo"), phone(), reply("Sì, è così"), reply("No")]
-        )
-        == []
-    )
+    assert validate_buttons([url(), url("Catalogo"), phone(), reply("Sì, è così"), reply("No")]) == []
     assert validate_buttons([]) == []
 
 
@@ -203,13 +191,9 @@ def test_button_counts():
     errors = validate_buttons([reply(f"R{i}") for i in range(11)])
     assert [(e.code, e.params["type"]) for e in errors] == [("button_count", "total")]
     errors = validate_buttons([url(), url(), url()])
-    assert [(e.code, e.params) for e in errors] == [
-        ("button_count", {"type": "url", "count": 3, "max": 2})
-    ]
+    assert [(e.code, e.params) for e in errors] == [("button_count", {"type": "url", "count": 3, "max": 2})]
     errors = validate_buttons([phone(), phone()])
-    assert [(e.code, e.params) for e in errors] == [
-        ("button_count", {"type": "phone", "count": 2, "max": 1})
-    ]
+    assert [(e.code, e.params) for e in errors] == [("button_count", {"type": "phone", "count": 2, "max": 1})]
 
 
 def test_quick_replies_must_be_grouped():
@@ -245,21 +229,15 @@ def test_url_invalid(value):
 def test_url_length_limit():
     base = "https://example.com/"
     assert validate_buttons([url(value=base + "a" * (2000 - len(base)))]) == []
-    assert codes(validate_buttons([url(value=base + "a" * (2001 - len(base)))])) == [
-        "url_too_long"
-    ]
+    assert codes(validate_buttons([url(value=base + "a" * (2001 - len(base)))])) == ["url_too_long"]
 
 
-@pytest.mark.parametrize(
-    "value", ["+393471234567", "+39 06 1234 5678", "+1 202 555 0123"]
-)
+@pytest.mark.parametrize("value", ["+393471234567", "+39 06 1234 5678", "+1 202 555 0123"])
 def test_phone_valid(value):
     assert validate_buttons([phone(value=value)]) == []
 
 
-@pytest.mark.parametrize(
-    "value", ["", "3471234567", "+39 123", "chiamaci", "+39 347 123 4567 000000"]
-)
+@pytest.mark.parametrize("value", ["", "3471234567", "+39 123", "chiamaci", "+39 347 123 4567 000000"])
 def test_phone_invalid(value):
     errors = validate_buttons([phone(value=value)])
     assert codes(errors) == ["phone_invalid"]
@@ -287,9 +265,7 @@ def test_placeholders_in_order_of_first_appearance():
 
 
 def test_unknown_placeholders_listed_sorted():
-    errors = validate_placeholders(
-        ["%%ZONA%% %%NOME%%", "%%CITTA%% %%CODICE%%"], ["CODICE"]
-    )
+    errors = validate_placeholders(["%%ZONA%% %%NOME%%", "%%CITTA%% %%CODICE%%"], ["CODICE"])
     assert codes(errors) == ["unknown_placeholders"]
     assert errors[0].params == {"names": ["CITTA", "ZONA"]}
     assert validate_placeholders("%%NOME%% %%EMAIL%% %%CODICE%%", {"CODICE"}) == []
@@ -328,9 +304,7 @@ def test_validate_template_collects_all_and_tags_translation_lang():
 
 
 def test_positional_mapping_order_across_body_and_translations():
-    mapping = positional_mapping(
-        ["Ciao %%NOME%%, codice %%CODICE%%", "Hi %%NOME%% %%EXTRA%% %%CODICE%%"]
-    )
+    mapping = positional_mapping(["Ciao %%NOME%%, codice %%CODICE%%", "Hi %%NOME%% %%EXTRA%% %%CODICE%%"])
     assert mapping == {"NOME": 1, "CODICE": 2, "EXTRA": 3}
 
 
@@ -350,17 +324,15 @@ def test_positional_mapping_keeps_previous_indexes_stable():
 
 def test_to_positional_and_params():
     mapping = {"CODICE": 1, "NOME": 2}
-    assert to_positional(
-        "Ciao %%NOME%%, codice %%CODICE%% (%%NOME%%) %%nome%%", mapping
-    ) == ("Ciao {{2}}, codice {{1}} ({{2}}) %%nome%%")
+    assert to_positional("Ciao %%NOME%%, codice %%CODICE%% (%%NOME%%) %%nome%%", mapping) == (
+        "Ciao {{2}}, codice {{1}} ({{2}}) %%nome%%"
+    )
     with pytest.raises(TemplateRuleError) as info:
         to_positional("%%CITTA%%", mapping)
     assert info.value.params == {"names": ["CITTA"]}
     values = {"NOME": "Mario", "CODICE": "A1\nB2     C3", "ALTRO": "x"}
     assert positional_params(mapping, values) == ["A1 B2    C3", "Mario"]
-    assert positional_params(
-        {"CODICE": 1, "NOME": 2, "ZONA": 3}, values, names=["NOME", "CODICE"]
-    ) == [
+    assert positional_params({"CODICE": 1, "NOME": 2, "ZONA": 3}, values, names=["NOME", "CODICE"]) == [
         "A1 B2    C3",
         "Mario",
     ]
@@ -385,40 +357,20 @@ AVAILABLE = ["en_US", "it_IT", "es_ES", "en_GB", "pt_BR"]
     ],
 )
 def test_language_from_number(number, expected):
-    assert (
-        language_for_number(
-            number, AVAILABLE, partner_lang="es_ES", default_lang="it_IT"
-        )
-        == expected
-    )
+    assert language_for_number(number, AVAILABLE, partner_lang="es_ES", default_lang="it_IT") == expected
 
 
 def test_language_same_base_language_any_region():
     assert language_for_number("+442079460958", ["it_IT", "en_US"]) == "en_US"
     assert language_for_number("+393471234567", ["en", "it"]) == "it"
-    assert (
-        language_for_number("+41446681800", ["fr_FR", "it_IT"]) == "fr_FR"
-    )  # CH: de, gsw, fr, it
+    assert language_for_number("+41446681800", ["fr_FR", "it_IT"]) == "fr_FR"  # CH: de, gsw, fr, it
 
 
 def test_language_fallbacks_for_unparsable_number():
-    assert (
-        language_for_number(
-            "not a number", AVAILABLE, partner_lang="es_ES", default_lang="it_IT"
-        )
-        == "es_ES"
-    )
-    assert (
-        language_for_number(None, AVAILABLE, partner_lang="es_MX") == "es_ES"
-    )  # same base language
-    assert (
-        language_for_number("", AVAILABLE, partner_lang="fr_FR", default_lang="it_IT")
-        == "it_IT"
-    )
-    assert (
-        language_for_number("+33123456789", ["it_IT", "en_US"], default_lang="it_IT")
-        == "it_IT"
-    )  # FR: no fr
+    assert language_for_number("not a number", AVAILABLE, partner_lang="es_ES", default_lang="it_IT") == "es_ES"
+    assert language_for_number(None, AVAILABLE, partner_lang="es_MX") == "es_ES"  # same base language
+    assert language_for_number("", AVAILABLE, partner_lang="fr_FR", default_lang="it_IT") == "it_IT"
+    assert language_for_number("+33123456789", ["it_IT", "en_US"], default_lang="it_IT") == "it_IT"  # FR: no fr
     assert language_for_number("xx", ["en_GB", "it_IT"]) == "en_GB"
     assert language_for_number("+393471234567", []) is None
 
@@ -459,10 +411,7 @@ def test_render_with_formatter_and_missing_values():
         "TELEFONO": False,
     }
     text, missing = render(body, values, formatter=lambda v: format_value(v, "it_IT"))
-    assert (
-        text
-        == "Ciao Mario %%COGNOME%%, appuntamento il 25/12/2026. Email: %%EMAIL%% %%TELEFONO%%"
-    )
+    assert text == "Ciao Mario %%COGNOME%%, appuntamento il 25/12/2026. Email: %%EMAIL%% %%TELEFONO%%"
     assert missing == ["COGNOME", "EMAIL", "TELEFONO"]
 
 
@@ -487,9 +436,7 @@ def test_render_checked():
 
 
 def test_preview_formatting_and_placeholders():
-    out = preview_html(
-        "Ciao %%NOME_CLIENTE%%!\n*Saldi* _solo_ ~oggi~ ```CODE_1``` snake_case_word"
-    )
+    out = preview_html("Ciao %%NOME_CLIENTE%%!\n*Saldi* _solo_ ~oggi~ ```CODE_1``` snake_case_word")
     assert out.startswith('<div class="o_spoki_wa_bubble">')
     assert '<span class="o_spoki_placeholder">%%NOME_CLIENTE%%</span>' in out
     assert "<br/>" in out
@@ -527,25 +474,17 @@ def test_preview_buttons():
 
 def test_signatures_detect_duplicates_in_any_language():
     buttons = [reply("Sì"), url()]
-    existing = template_signatures(
-        {"it_IT": "Ciao %%NOME%%", "en_US": "Hi %%NOME%%"}, buttons
-    )
+    existing = template_signatures({"it_IT": "Ciao %%NOME%%", "en_US": "Hi %%NOME%%"}, buttons)
     assert len(existing) == 2
     assert all(len(sig) == 40 for sig in existing)
     new = template_signatures(["  Hi %%NOME%%\n", "Hola %%NOME%%"], buttons)
     assert existing & new
     assert not existing & template_signatures(["Hi %%NOME%%"], [reply("Sì")])
-    assert not existing & template_signatures(
-        ["Hi  %%NOME%%"], buttons
-    )  # no whitespace collapsing
+    assert not existing & template_signatures(["Hi  %%NOME%%"], buttons)  # no whitespace collapsing
 
 
 def test_signature_is_stable_and_button_key_order_insensitive():
-    first = template_signature(
-        "Ciao", [{"type": "url", "text": "Sito", "value": "https://a.it"}]
-    )
-    second = template_signature(
-        "Ciao ", [{"value": "https://a.it ", "text": " Sito", "type": "URL"}]
-    )
+    first = template_signature("Ciao", [{"type": "url", "text": "Sito", "value": "https://a.it"}])
+    second = template_signature("Ciao ", [{"value": "https://a.it ", "text": " Sito", "type": "URL"}])
     assert first == second
     assert template_signatures(["", "  "], []) == set()

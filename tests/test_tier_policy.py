@@ -203,9 +203,7 @@ def test_guide_limit_reached_at_previous_level_is_ignored():
 
 
 def test_guide_low_quality_blocks_promotion_without_demotion():
-    out = guide(
-        level_index=1, quality="low", unique_7d=50_000, limit_reached_at=NOW - H48
-    )
+    out = guide(level_index=1, quality="low", unique_7d=50_000, limit_reached_at=NOW - H48)
     assert out.action == "stay"
     assert out.new_level_index == 1
     assert out.blocked_reasons == ["quality_low"]
@@ -280,9 +278,7 @@ def test_snapshot_validation():
 # -------------------------------------------------------------------- meta
 
 
-@pytest.mark.parametrize(
-    "used, action, needed", [(124, "stay", 1), (125, "promote", 0)]
-)
+@pytest.mark.parametrize("used, action, needed", [(124, "stay", 1), (125, "promote", 0)])
 def test_meta_half_of_limit_in_7_days(used, action, needed):
     out = meta(unique_7d=used)
     assert out.action == action
@@ -290,9 +286,7 @@ def test_meta_half_of_limit_in_7_days(used, action, needed):
     assert out.threshold_7d == 125
 
 
-@pytest.mark.parametrize(
-    "index, threshold", [(0, 125), (1, 1_000), (2, 5_000), (3, 50_000)]
-)
+@pytest.mark.parametrize("index, threshold", [(0, 125), (1, 1_000), (2, 5_000), (3, 50_000)])
 def test_meta_thresholds_per_level(index, threshold):
     assert threshold_7d("meta", index) == threshold
     assert meta(level_index=index, unique_7d=threshold).action == "promote"
@@ -371,9 +365,7 @@ def test_simulate_caps_at_the_current_limit():
 
 
 def test_simulate_guide_demotion():
-    days = simulate(
-        "guide", [10] * 3, START, quality="low", phone_status="flagged", level_index=2
-    )
+    days = simulate("guide", [10] * 3, START, quality="low", phone_status="flagged", level_index=2)
     assert [d.level_index for d in days] == [2, 1, 0]
 
 
