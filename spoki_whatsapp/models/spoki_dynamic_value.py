@@ -1,49 +1,8 @@
-from datetime import date, datetime
-
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools.sql import create_index
 
-DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
-DATETIME_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%dT%H:%M",
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M",
-)
-
-
-def parse_typed(field_type, raw):
-    """Parse ``raw`` for ``field_type``; returns the typed value or raises
-    ValueError. Dates accept ISO and day-first forms."""
-    if raw in (None, False, ""):
-        return False
-    if field_type == "text":
-        return str(raw)
-    if field_type == "date":
-        if isinstance(raw, datetime):
-            return raw.date()
-        if isinstance(raw, date):
-            return raw
-        for fmt in DATE_FORMATS:
-            try:
-                return datetime.strptime(str(raw).strip(), fmt).date()
-            except ValueError:
-                continue
-        raise ValueError(raw)
-    if field_type == "datetime":
-        if isinstance(raw, datetime):
-            return raw
-        if isinstance(raw, date):
-            return datetime(raw.year, raw.month, raw.day)
-        for fmt in DATETIME_FORMATS + DATE_FORMATS:
-            try:
-                return datetime.strptime(str(raw).strip(), fmt)
-            except ValueError:
-                continue
-        raise ValueError(raw)
-    raise ValueError(raw)
+from ..tools.dynamic_values import parse_typed
 
 
 class SpokiDynamicValue(models.Model):
@@ -75,19 +34,12 @@ class SpokiDynamicValue(models.Model):
 
     def init(self):
         # Typed lookups per field ("BIRTHDAY_DATE between …") are index scans.
-        cr = self.env.cr
-        cr.execute(
-            "CREATE INDEX IF NOT EXISTS spoki_dynamic_value_field_text_idx "
-            "ON spoki_dynamic_value (field_id, value_text) WHERE value_text IS NOT NULL"
-        )
-        cr.execute(
-            "CREATE INDEX IF NOT EXISTS spoki_dynamic_value_field_date_idx "
-            "ON spoki_dynamic_value (field_id, value_date) WHERE value_date IS NOT NULL"
-        )
-        cr.execute(
-            "CREATE INDEX IF NOT EXISTS spoki_dynamic_value_field_datetime_idx "
-            "ON spoki_dynamic_value (field_id, value_datetime) WHERE value_datetime IS NOT NULL"
-        )
+        for name, column, where in (
+            ("spoki_dynamic_value_field_text_idx", "value_text", "value_text IS NOT NULL"),
+            ("spoki_dynamic_value_field_date_idx", "value_date", "value_date IS NOT NULL"),
+            ("spoki_dynamic_value_field_datetime_idx", "value_datetime", "value_datetime IS NOT NULL"),
+        ):
+            create_index(self.env.cr, name, self._table, ["field_id", column], where=where)
 
     @api.depends("field_type", "value_text", "value_date", "value_datetime")
     def _compute_value_display(self):

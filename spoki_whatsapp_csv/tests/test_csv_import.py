@@ -443,10 +443,9 @@ class TestCsvImport(SpokiCsvCommon):
     def test_fast_paths_match_odoo(self):
         from odoo.tools import email_normalize
 
-        from odoo.addons.spoki_whatsapp.models.spoki_dynamic_value import parse_typed
+        from odoo.addons.spoki_whatsapp.tools.dynamic_values import FAST_DATE_RE, fast_datetime, parse_typed
 
         from ..models.res_partner import normalized_email
-        from ..wizard.spoki_csv_import import FAST_DATE_RE, _fast_datetime
 
         for email in (
             "a@b.it",
@@ -470,7 +469,7 @@ class TestCsvImport(SpokiCsvCommon):
         ):
             match = FAST_DATE_RE.match(text)
             self.assertTrue(match, text)
-            self.assertEqual(_fast_datetime(match), parse_typed("datetime", text), text)
+            self.assertEqual(fast_datetime(match), parse_typed("datetime", text), text)
 
     def test_tampered_clean_file_is_refused(self):
         count = self._partner_count()

@@ -1,8 +1,7 @@
 import base64
 import logging
-import re
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import psycopg2
 from markupsafe import Markup, escape
@@ -11,7 +10,8 @@ from psycopg2 import errorcodes
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.spoki_whatsapp.models.spoki_dynamic_value import parse_typed
+from odoo.addons.spoki_whatsapp.tools.dynamic_values import typed_text
+from odoo.addons.spoki_whatsapp.tools.phone import is_e164
 
 from ..tools.analysis import CleanRow, analyze
 from ..tools.mapping import BUILTIN_TARGETS, LanguageMatcher, suggest_mapping, tag_columns
@@ -20,7 +20,6 @@ from ..tools.writer import clean_header, write_clean_file, write_errors_file
 
 _logger = logging.getLogger(__name__)
 
-E164_RE = re.compile(r"^\+[1-9]\d{5,14}$")
 ISSUE_LINES = 500  # rows shown in the wizard; the errors file has them all
 PREVIEW_ROWS = 10
 # Errors that must reach Odoo's request retry loop instead of our report.
@@ -29,20 +28,6 @@ CONCURRENCY_ERRORS = (
     errorcodes.DEADLOCK_DETECTED,
     errorcodes.LOCK_NOT_AVAILABLE,
 )
-
-
-# YYYY-MM-DD or DD/MM/YYYY, optionally followed by HH:MM[:SS] — what
-# spoki.dynamic.value's parse_typed accepts most often, parsed directly.
-FAST_DATE_RE = re.compile(
-    r"^(?:(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})|(?P<d2>\d{1,2})/(?P<m2>\d{1,2})/(?P<y2>\d{4}))"
-    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?$"
-)
-
-
-def _fast_datetime(match):
-    parts = match.groupdict()
-    year, month, day = (parts["y"], parts["m"], parts["d"]) if parts["y"] else (parts["y2"], parts["m2"], parts["d2"])
-    return datetime(int(year), int(month), int(day), int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0))
 
 
 class SpokiCsvImport(models.TransientModel):
@@ -568,7 +553,7 @@ class SpokiCsvImport(models.TransientModel):
         rows, seen = [], set()
         for row, cells in table.rows:
             phone = cells[0]
-            if not E164_RE.match(phone) or phone in seen:
+            if not is_e164(phone) or phone in seen:
                 raise UserError(
                     self.env._("The clean file was changed (row %(row)s): analyze the file again.", row=row)
                 )
@@ -591,30 +576,12 @@ class SpokiCsvImport(models.TransientModel):
         )
 
         def parse(text):
-            if text in cache:
-                return cache[text]
-            match = FAST_DATE_RE.match(text)
-            if match:
-                # the common spellings, without strptime's cost; parse_typed otherwise
+            if text not in cache:
                 try:
-                    moment = _fast_datetime(match)
+                    cache[text] = typed_text(kind, text)
                 except ValueError:
                     raise ValueError(message % {"value": text}) from None
-                value = moment.date().isoformat() if kind == "date" else moment.strftime("%Y-%m-%d %H:%M:%S")
-                cache[text] = value
-                return value
-            try:
-                if kind == "date":
-                    try:
-                        value = parse_typed("date", text).isoformat()
-                    except ValueError:
-                        value = parse_typed("datetime", text).date().isoformat()
-                else:
-                    value = parse_typed("datetime", text).strftime("%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                raise ValueError(message % {"value": text}) from None
-            cache[text] = value
-            return value
+            return cache[text]
 
         return parse
 
