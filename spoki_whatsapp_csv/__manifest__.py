@@ -11,7 +11,7 @@
     "license": "LGPL-3",
     "development_status": "Beta",
     "installable": True,
-    "depends": ["spoki_whatsapp"],
+    "depends": ["spoki_whatsapp", "sms"],
     "external_dependencies": {"python": ["xlrd", "openpyxl", "phonenumbers"]},
     "data": [
         "security/ir.model.access.csv",

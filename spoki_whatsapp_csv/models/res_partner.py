@@ -20,7 +20,7 @@ BULK_CREATE_COMPUTED = {
     "wa_phone",
     "wa_phone_valid",
     "wa_phone_error",
-    "phone_sanitized",
+    "phone_sanitized",  # sms: res.partner inherits mail.thread.phone
     "email_normalized",
     "complete_name",
     "commercial_partner_id",
