@@ -3,8 +3,8 @@ their reasons, duplicates after normalisation, missing values, the clean rows.
 
 No Odoo import. The phone normaliser is ``spoki_whatsapp.tools.phone.normalize_phone``
 (looked up next to this package, under Odoo or in plain Python); dynamic field
-values are checked by the parsers the caller passes (the Odoo side passes the
-typed parsers of ``spoki.dynamic.value``).
+values are checked by the parsers the caller passes (the Odoo side passes
+parsers built on ``spoki_whatsapp.tools.dynamic_values.typed_text``).
 """
 
 import importlib
@@ -185,48 +185,89 @@ def analyze(rows, mapping, *, region=None, keep="first", parsers=None, language=
         raise ValueError("The phone column must be mapped.")
     if keep not in KEEP_POLICIES:
         raise ValueError(f"keep must be one of {KEEP_POLICIES}")
-    normalize = normalize or fast_normalizer()
-    parsers = parsers or {}
-    result = Analysis(mapping, keep)
-    targets = [(target, index) for target, index in mapping.items() if index is not None]
-    dynamic = [(target, index) for target, index in targets if target not in BUILTIN_TARGETS]
-    get = {target: mapping.get(target) for target in BUILTIN_TARGETS}
-    phone_index = get["phone"]
-    cache = {}
-    slot_by_phone = {}  # e164 → index in clean_rows
-    duplicates = {}  # e164 → [row numbers of every row with it]
-    issues = []
-    missing = result.missing
+    analyzer = _Analyzer(mapping, keep, region, parsers or {}, language, normalize or fast_normalizer())
+    add = analyzer.add
+    for row, cells in rows:
+        add(row, cells)
+    return analyzer.finish()
 
-    def cell(cells, target):
-        index = get[target]
+
+class _Analyzer:
+    """One pass of :func:`analyze`: :meth:`add` each row, then :meth:`finish`."""
+
+    def __init__(self, mapping, keep, region, parsers, language, normalize):
+        self.result = Analysis(mapping, keep)
+        self.keep = keep
+        self.region = region
+        self.parsers = parsers
+        self.language = language
+        self.normalize = normalize
+        self.targets = [(target, index) for target, index in mapping.items() if index is not None]
+        self.dynamic = [(target, index) for target, index in self.targets if target not in BUILTIN_TARGETS]
+        self.get = {target: mapping.get(target) for target in BUILTIN_TARGETS}
+        self.phone_index = self.get["phone"]
+        self.cache = {}  # raw number → normalize()'s result
+        self.slot_by_phone = {}  # e164 → index in clean_rows
+        self.duplicates = {}  # e164 → [row numbers of every row with it]
+        self.issues = []
+
+    def cell(self, cells, target):
+        index = self.get[target]
         return cells[index] if index is not None else ""
 
-    for row, cells in rows:
+    def add(self, row, cells):
+        result = self.result
         result.total_rows += 1
-        for target, index in targets:
+        missing = result.missing
+        for target, index in self.targets:
             if not cells[index]:
                 missing[target] += 1
         reasons = []
-        raw_phone = cells[phone_index]
-        if not raw_phone:
-            reasons.append(("phone_missing", "phone", ""))
-            e164, valid = None, False
-        else:
-            normalized = cache.get(raw_phone)
-            if normalized is None:
-                normalized = cache[raw_phone] = normalize(raw_phone, region)
-            e164, valid, reason = normalized
-            if not valid:
-                reasons.append(("phone_invalid", "phone", reason))
+        raw_phone = cells[self.phone_index]
+        e164, valid = self._phone(raw_phone, reasons)
         if reasons:
             result.invalid_numbers += 1
         else:
             result.valid_numbers += 1
+        values = self._values(cells, reasons)
+        lang = self._language(self.cell(cells, "language"))
+        if reasons:
+            if not any(code.startswith("phone") for code, _t, _d in reasons):
+                result.value_errors += 1
+            # the number as written when it is not valid, normalised otherwise
+            self.issues.append(Issue(row, "invalid", reasons, phone=e164 if e164 and valid else raw_phone))
+            return
+        clean = CleanRow(
+            row,
+            e164,
+            self.cell(cells, "first_name"),
+            self.cell(cells, "last_name"),
+            self.cell(cells, "email"),
+            lang,
+            values,
+        )
+        self._keep(clean)
+
+    def _phone(self, raw_phone, reasons):
+        """``(e164, valid)`` of the row's number; a reason is added when it
+        is missing or invalid."""
+        if not raw_phone:
+            reasons.append(("phone_missing", "phone", ""))
+            return None, False
+        normalized = self.cache.get(raw_phone)
+        if normalized is None:
+            normalized = self.cache[raw_phone] = self.normalize(raw_phone, self.region)
+        e164, valid, reason = normalized
+        if not valid:
+            reasons.append(("phone_invalid", "phone", reason))
+        return e164, valid
+
+    def _values(self, cells, reasons):
+        """The dynamic values of the row, parsed; a reason per bad value."""
         values = {}
-        for target, index in dynamic:
+        for target, index in self.dynamic:
             text = cells[index]
-            parser = parsers.get(target)
+            parser = self.parsers.get(target)
             if text and parser is not None:
                 try:
                     text = parser(text)
@@ -234,45 +275,40 @@ def analyze(rows, mapping, *, region=None, keep="first", parsers=None, language=
                     reasons.append(("value_invalid", target, str(exc)))
                     continue
             values[target] = text
-        lang = cell(cells, "language")
-        if lang and language is not None:
-            code = language(lang)
-            if code is None:
-                result.unknown_languages[lang] += 1
-            lang = code or ""
-        if reasons:
-            if not any(code.startswith("phone") for code, _t, _d in reasons):
-                result.value_errors += 1
-            # the number as written when it is not valid, normalised otherwise
-            issues.append(Issue(row, "invalid", reasons, phone=e164 if e164 and valid else raw_phone))
-            continue
-        clean = CleanRow(
-            row,
-            e164,
-            cell(cells, "first_name"),
-            cell(cells, "last_name"),
-            cell(cells, "email"),
-            lang,
-            values,
-        )
-        slot = slot_by_phone.get(e164)
-        if slot is None:
-            slot_by_phone[e164] = len(result.clean_rows)
-            result.clean_rows.append(clean)
-            continue
-        duplicates.setdefault(e164, [result.clean_rows[slot].row]).append(row)
-        if keep == "most_complete" and clean.filled > result.clean_rows[slot].filled:
-            result.clean_rows[slot] = clean
+        return values
 
-    for e164, dup_rows in duplicates.items():
-        kept = result.clean_rows[slot_by_phone[e164]].row
-        result.duplicate_numbers += 1
-        for row in dup_rows:
-            if row != kept:
-                result.duplicate_rows += 1
-                issues.append(Issue(row, "duplicate", phone=e164, kept_row=kept))
-    if keep == "most_complete" and duplicates:
-        result.clean_rows.sort(key=lambda clean: clean.row)
-    issues.sort(key=lambda issue: issue.row)
-    result.issues = issues
-    return result
+    def _language(self, lang):
+        """The language code of the row ('' when unknown, counted)."""
+        if lang and self.language is not None:
+            code = self.language(lang)
+            if code is None:
+                self.result.unknown_languages[lang] += 1
+            lang = code or ""
+        return lang
+
+    def _keep(self, clean):
+        """Add a valid row, or note it as a duplicate of the row kept for its number."""
+        clean_rows = self.result.clean_rows
+        slot = self.slot_by_phone.get(clean.phone)
+        if slot is None:
+            self.slot_by_phone[clean.phone] = len(clean_rows)
+            clean_rows.append(clean)
+            return
+        self.duplicates.setdefault(clean.phone, [clean_rows[slot].row]).append(clean.row)
+        if self.keep == "most_complete" and clean.filled > clean_rows[slot].filled:
+            clean_rows[slot] = clean
+
+    def finish(self):
+        result, issues = self.result, self.issues
+        for e164, dup_rows in self.duplicates.items():
+            kept = result.clean_rows[self.slot_by_phone[e164]].row
+            result.duplicate_numbers += 1
+            for row in dup_rows:
+                if row != kept:
+                    result.duplicate_rows += 1
+                    issues.append(Issue(row, "duplicate", phone=e164, kept_row=kept))
+        if self.keep == "most_complete" and self.duplicates:
+            result.clean_rows.sort(key=lambda clean: clean.row)
+        issues.sort(key=lambda issue: issue.row)
+        result.issues = issues
+        return result
