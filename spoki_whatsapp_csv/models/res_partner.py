@@ -8,6 +8,8 @@ import pytz
 from odoo import api, models
 from odoo.tools import SQL, email_normalize, split_every
 
+from odoo.addons.spoki_whatsapp.tools.names import split_name
+
 _logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
@@ -302,9 +304,7 @@ class ResPartner(models.Model):
             new_name, new_first, new_last = None, row.first_name or None, row.last_name or None
             if (new_first or new_last) and not is_company:
                 if not (first or last):
-                    # derived names, as _spoki_split_name: the last word is the last name
-                    head, _sep, tail = (name or "").strip().rpartition(" ")
-                    first, last = (head, tail) if head else (tail, "")
+                    first, last = split_name(name)  # derived names, as _spoki_split_name
                 # the file's value, else the current one, for both halves, and
                 # the contact's name rebuilt from them (companies keep theirs)
                 new_first, new_last = new_first or first or None, new_last or last or None

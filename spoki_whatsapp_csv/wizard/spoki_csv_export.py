@@ -4,6 +4,8 @@ from odoo import fields, models
 from odoo.tools import SQL, split_every
 from odoo.tools.safe_eval import safe_eval
 
+from odoo.addons.spoki_whatsapp.tools.names import split_name
+
 from ..tools.mapping import CLEAN_HEADER
 from ..tools.writer import CsvChunkWriter
 
@@ -119,20 +121,10 @@ class SpokiCsvExport(models.TransientModel):
             empty = [""] * len(field_index)
             for pid, phone, name, first, last, is_company, email, plang, valid, opt_out, tags, lists in partners:
                 if not (first or last):
-                    first, last = _split_name(name, is_company)
+                    first, last = split_name(name, is_company)
                 writer.row(
                     [phone or "", first or "", last or "", email or "", plang or ""]
                     + values.get(pid, empty)
                     + [tags or "", lists or "", yes if valid else no, yes if opt_out else no]
                 )
             yield writer.take()
-
-
-def _split_name(name, is_company):
-    """First/last name derived from the contact's name, as
-    ``res.partner._spoki_split_name`` does (the last word is the last name)."""
-    name = (name or "").strip()
-    if is_company or " " not in name:
-        return name, ""
-    head, _sep, tail = name.rpartition(" ")
-    return head, tail
