@@ -21,6 +21,28 @@ def csv_bytes(rows, delimiter=",", encoding="utf-8", bom=False):
     return (b"\xef\xbb\xbf" + data) if bom else data
 
 
+#: the header of :func:`big_export_lines`' file
+BIG_EXPORT_HEADER = "Cellulare;Nome;Cognome;Email;Lingua;Indirizzo;Città;CAP;Note;Codice;BIRTHDAY_DATE\r\n"
+
+
+def big_export_lines(min_bytes):
+    """A large semicolon-separated export of Italian contacts (11 columns, every
+    number valid and different, a BIRTHDAY_DATE in DD/MM/YYYY), as lines of text
+    (CRLF included) holding at least ``min_bytes`` once encoded in UTF-8:
+    ``(lines, number of data rows)``."""
+    lines, size, i = [BIG_EXPORT_HEADER], len(BIG_EXPORT_HEADER.encode()), 0
+    while size < min_bytes:
+        line = (
+            f"+39 3{40 + i % 10} {i // 10:07d};Nome{i};Cognome{i};user{i}@example.com;it;"
+            f"Via Giuseppe Garibaldi {i % 300};Città {i % 500};{10000 + i % 89999};"
+            f"Cliente acquisito tramite la campagna {i % 17};C{i:09d};{1 + i % 28:02d}/{1 + i % 12:02d}/1990\r\n"
+        )
+        lines.append(line)
+        size += len(line.encode())
+        i += 1
+    return lines, i
+
+
 def xlsx_bytes(sheets):
     """``sheets``: {name: [rows]} → XLSX bytes."""
     workbook = openpyxl.Workbook()

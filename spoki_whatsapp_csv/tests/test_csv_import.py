@@ -11,6 +11,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from .common import SpokiCsvCommon, csv_bytes, xls_bytes, xlsx_bytes
+from .csv_fixtures import big_export_lines
 
 MESSY = [
     ["Nome", "Cognome", "Cellulare", "E-mail", "Lingua", "Tag", "BIRTHDAY_DATE", "Note"],
@@ -214,17 +215,7 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
     def test_50mb_csv(self):
         """A 50 MB export analysed through the wizard (file read, numbers
         normalised, duplicates found, clean + errors files written)."""
-        header = "Cellulare;Nome;Cognome;Email;Lingua;Indirizzo;Città;CAP;Note;Codice;BIRTHDAY_DATE\r\n"
-        lines, size, i = [header], len(header), 0
-        while size < 50 * 1024 * 1024:
-            line = (
-                f"+39 3{40 + i % 10} {i // 10:07d};Nome{i};Cognome{i};user{i}@example.com;it;"
-                f"Via Giuseppe Garibaldi {i % 300};Città {i % 500};{10000 + i % 89999};"
-                f"Cliente acquisito tramite la campagna {i % 17};C{i:09d};{1 + i % 28:02d}/{1 + i % 12:02d}/1990\r\n"
-            )
-            lines.append(line)
-            size += len(line.encode())
-            i += 1
+        lines, i = big_export_lines(50 * 1024 * 1024)
         lines.append("12;Bad;Row;;;;;;;;\r\n")
         data = "".join(lines).encode()
         del lines
