@@ -2,15 +2,18 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 from odoo.tools.misc import format_date
 
 from odoo.addons.base.models.res_partner import _tz_get
+from odoo.addons.spoki_whatsapp.tools.vocabulary import STATE_RANK
 
 from ..tools import export, periods
 
-#: outgoing states that mean "the provider accepted it" (sent ⊇ delivered ⊇ read)
-SENT_STATES = ("sent", "delivered", "read")
-DELIVERED_STATES = ("delivered", "read")
+#: outgoing states that mean "the provider accepted it" (sent ⊇ delivered ⊇ read),
+#: by the progress rank of the message states
+SENT_STATES = tuple(state for state, rank in STATE_RANK.items() if rank >= STATE_RANK["sent"])
+DELIVERED_STATES = tuple(state for state, rank in STATE_RANK.items() if rank >= STATE_RANK["delivered"])
 
 #: figures of a month/day, in display order
 FIGURES = (
@@ -31,7 +34,7 @@ FIGURES = (
 # daily and total figures can never disagree. ``exchanged`` = received, or sent
 # and accepted by the provider (queued and failed messages were not exchanged).
 _MESSAGES_SQL = """
-    SELECT day, {grouping} AS is_total,
+    SELECT %(day)s AS day, %(grouping)s AS is_total,
            COUNT(DISTINCT wa_phone) FILTER (WHERE exchanged) AS contact_count,
            COUNT(*) FILTER (WHERE exchanged) AS message_count,
            COUNT(*) FILTER (WHERE sent AND kind = 'template') AS template_count,
@@ -50,18 +53,18 @@ _MESSAGES_SQL = """
              WHERE m.account_id = %(account_id)s
                AND m.message_date >= %(start)s AND m.message_date < %(stop)s
            ) msg
-     GROUP BY {group_by}
+     GROUP BY %(group_by)s
 """
 
 _CONVERSATIONS_SQL = """
-    SELECT day, {grouping} AS is_total, COUNT(*) AS conversation_count
+    SELECT %(day)s AS day, %(grouping)s AS is_total, COUNT(*) AS conversation_count
       FROM (
             SELECT (c.start_at AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date AS day
               FROM spoki_conversation c
              WHERE c.account_id = %(account_id)s
                AND c.start_at >= %(start)s AND c.start_at < %(stop)s
            ) conv
-     GROUP BY {group_by}
+     GROUP BY %(group_by)s
 """
 
 
@@ -293,24 +296,20 @@ class SpokiMonthlyReport(models.Model):
             "account_id": account.id,
             "start": start,
             "stop": stop,
-            "sent_states": SENT_STATES,
-            "delivered_states": DELIVERED_STATES,
         }
         if daily:
-            shape = {"grouping": "GROUPING(day)", "group_by": "GROUPING SETS ((day), ())"}
+            shape = {"day": SQL("day"), "grouping": SQL("GROUPING(day)"), "group_by": SQL("GROUPING SETS ((day), ())")}
         else:
-            shape = {"grouping": "1", "group_by": "()"}
+            shape = {"day": SQL("NULL::date"), "grouping": SQL("1"), "group_by": SQL("()")}
         zero = dict.fromkeys(FIGURES, 0)
         totals = dict(zero)
         days = {}
-        cr = self.env.cr
-        for query in (_MESSAGES_SQL, _CONVERSATIONS_SQL):
-            if not daily:
-                query = query.replace("SELECT day, ", "SELECT NULL::date AS day, ", 1)
-            cr.execute(query.format(**shape), params)
-            names = [column.name for column in cr.description]
-            for row in cr.fetchall():
-                values = dict(zip(names, row))
+        queries = (
+            SQL(_MESSAGES_SQL, sent_states=SENT_STATES, delivered_states=DELIVERED_STATES, **shape, **params),
+            SQL(_CONVERSATIONS_SQL, **shape, **params),
+        )
+        for query in queries:
+            for values in self.env.execute_query_dict(query):
                 day, is_total = values.pop("day"), values.pop("is_total")
                 target = totals if is_total else days.setdefault(day, dict(zero))
                 target.update(values)

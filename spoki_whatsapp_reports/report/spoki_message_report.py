@@ -1,4 +1,5 @@
 from odoo import fields, models, tools
+from odoo.tools import SQL
 
 from odoo.addons.spoki_whatsapp.tools.vocabulary import MESSAGE_STATES
 
@@ -41,9 +42,8 @@ class SpokiMessageReport(models.Model):
     received_count = fields.Integer("Messages received", readonly=True, aggregator="sum")
 
     def _select(self):
-        sent = ", ".join(f"'{state}'" for state in SENT_STATES)
-        delivered = ", ".join(f"'{state}'" for state in DELIVERED_STATES)
-        return f"""
+        return SQL(
+            """
             SELECT m.id AS id,
                    m.message_date,
                    m.account_id,
@@ -58,21 +58,26 @@ class SpokiMessageReport(models.Model):
                    m.state,
                    COALESCE(m.counts_for_limit, FALSE) AS counts_for_limit,
                    1 AS message_count,
-                   CASE WHEN m.direction = 'incoming' OR m.state IN ({sent}) THEN 1 ELSE 0 END AS exchanged_count,
-                   CASE WHEN m.direction = 'outgoing' AND m.state IN ({sent}) THEN 1 ELSE 0 END AS sent_count,
-                   CASE WHEN m.direction = 'outgoing' AND m.state IN ({delivered}) THEN 1 ELSE 0 END AS delivered_count,
+                   CASE WHEN m.direction = 'incoming' OR m.state IN %(sent)s THEN 1 ELSE 0 END AS exchanged_count,
+                   CASE WHEN m.direction = 'outgoing' AND m.state IN %(sent)s THEN 1 ELSE 0 END AS sent_count,
+                   CASE WHEN m.direction = 'outgoing' AND m.state IN %(delivered)s THEN 1 ELSE 0 END AS delivered_count,
                    CASE WHEN m.direction = 'outgoing' AND m.state = 'read' THEN 1 ELSE 0 END AS read_count,
                    CASE WHEN m.direction = 'outgoing' AND m.state = 'failed' THEN 1 ELSE 0 END AS failed_count,
                    CASE WHEN m.direction = 'incoming' THEN 1 ELSE 0 END AS received_count
-        """
+            """,
+            sent=SENT_STATES,
+            delivered=DELIVERED_STATES,
+        )
 
     def _from(self):
-        return "FROM spoki_message m"
+        return SQL("FROM spoki_message m")
 
     def init(self):
         cr = self.env.cr
         tools.drop_view_if_exists(cr, self._table)
-        cr.execute(f"CREATE OR REPLACE VIEW {self._table} AS ({self._select()} {self._from()})")
+        cr.execute(
+            SQL("CREATE OR REPLACE VIEW %s AS (%s %s)", SQL.identifier(self._table), self._select(), self._from())
+        )
         self._ensure_message_indexes()
 
     def _ensure_message_indexes(self):
@@ -83,26 +88,30 @@ class SpokiMessageReport(models.Model):
         without visiting the table; and one for the conversations."""
         cr = self.env.cr
         cr.execute(
-            """
-            CREATE INDEX IF NOT EXISTS spoki_message_report_idx
-                ON spoki_message (account_id, message_date)
-                INCLUDE (direction, state, kind, wa_phone)
-            """
+            SQL(
+                """
+                CREATE INDEX IF NOT EXISTS spoki_message_report_idx
+                    ON spoki_message (account_id, message_date)
+                    INCLUDE (direction, state, kind, wa_phone)
+                """
+            )
         )
-        cr.execute(
-            """
-            SELECT 1
-              FROM pg_index i
-              JOIN pg_class t ON t.oid = i.indrelid
-             WHERE t.relname = 'spoki_conversation'
-               AND i.indpred IS NULL
-               AND (SELECT array_agg(a.attname ORDER BY k.ord)
-                      FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
-                     WHERE k.ord <= 2) = ARRAY['account_id', 'start_at']::name[]
-            """
+        found = self.env.execute_query(
+            SQL(
+                """
+                SELECT 1
+                  FROM pg_index i
+                  JOIN pg_class t ON t.oid = i.indrelid
+                 WHERE t.relname = 'spoki_conversation'
+                   AND i.indpred IS NULL
+                   AND (SELECT array_agg(a.attname ORDER BY k.ord)
+                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+                         WHERE k.ord <= 2) = ARRAY['account_id', 'start_at']::name[]
+                """
+            )
         )
-        if not cr.fetchone():
+        if not found:
             tools.create_index(
                 cr, "spoki_conversation_account_start_idx", "spoki_conversation", ["account_id", "start_at"]
             )
