@@ -2,33 +2,15 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools.misc import format_date, format_datetime, formatLang
+from odoo.tools import SQL
+from odoo.tools.misc import format_date, formatLang
 
+from odoo.addons.spoki_whatsapp.models.spoki_conversation import SESSION
 from odoo.addons.spoki_whatsapp.tools import tier_policy
+from odoo.addons.spoki_whatsapp.tools.vocabulary import worst_phone_status, worst_quality
 
 from ..tools import periods
-from .spoki_monthly_report import FIGURES, SENT_STATES
-
-#: worst wins when several numbers share a limit
-QUALITY_RANK = {"high": 0, "medium": 1, "low": 2}
-PHONE_STATUS_RANK = {"connected": 0, "restricted": 1, "flagged": 2}
-#: outgoing states counted as "contacted" for the messaging limit
-LIMIT_STATES = ("sending", "sent", "delivered", "read")
-
-# Unique users reached by business-initiated messages (the tier counters), used
-# when spoki.account doesn't offer an on-demand counter of its own. Served by
-# the partial index spoki_message_limit_count_idx (account_id, message_date,
-# wa_phone) WHERE counts_for_limit.
-_UNIQUE_USERS_SQL = """
-    SELECT COUNT(DISTINCT wa_phone) FILTER (WHERE message_date > %(since_24h)s),
-           COUNT(DISTINCT wa_phone)
-      FROM spoki_message
-     WHERE account_id IN %(account_ids)s
-       AND counts_for_limit
-       AND direction = 'outgoing'
-       AND state IN %(states)s
-       AND message_date > %(since_7d)s AND message_date <= %(now)s
-"""
+from .spoki_monthly_report import DELIVERED_STATES, FIGURES, SENT_STATES
 
 # The chart: buckets in local time (zeros included), inbound vs outbound
 # messages exchanged (same definition as the monthly report's). The messages
@@ -184,80 +166,25 @@ class SpokiDashboard(models.AbstractModel):
     @api.model
     def _counters(self, account, now):
         """Unique users reached by business-initiated messages in the last 24 h
-        and 7 days: ``(own 24 h, own 7 d, shared 24 h, shared 7 d, source)``,
-        "shared" being over the numbers sharing the limit (the business
-        portfolio under Meta's rule). Live figures (not the cron's snapshot):
-        the tier tracking's counter when spoki.account has it, otherwise the
-        same count done here."""
-        Account = self.env["spoki.account"].sudo()
-        scope = self._limit_scope(account)
-        groups = {"own": account.ids, "scope": scope.ids}
-        if hasattr(Account, "_tier_count_unique_users"):
-            counts = Account._tier_count_unique_users(groups, now)
-            source = "tiers"
-        else:
-            counts = {key: self._count_unique_users(ids, now) for key, ids in groups.items()}
-            source = "sql"
-        own_24h, own_7d = counts["own"]
-        scope_24h, scope_7d = counts["scope"]
-        return own_24h or 0, own_7d or 0, scope_24h or 0, scope_7d or 0, source
-
-    @api.model
-    def _count_unique_users(self, account_ids, now):
-        self.env["spoki.message"].flush_model(
-            ["account_id", "message_date", "wa_phone", "direction", "state", "counts_for_limit"]
-        )
-        self.env.cr.execute(
-            _UNIQUE_USERS_SQL,
-            {
-                "account_ids": tuple(account_ids),
-                "states": LIMIT_STATES,
-                "since_24h": now - timedelta(hours=24),
-                "since_7d": now - timedelta(days=7),
-                "now": now,
-            },
-        )
-        return self.env.cr.fetchone()
-
-    @api.model
-    def _limit_scope(self, account):
-        """Accounts sharing the messaging limit (itself included): the business
-        portfolio under a per-portfolio policy (Meta 2025), otherwise the number
-        alone."""
+        and 7 days, live (not the cron's snapshot): ``(own 24 h, own 7 d,
+        shared 24 h, shared 7 d)``, "shared" being over the numbers sharing the
+        limit (the business portfolio under Meta's rule)."""
         account = account.sudo()
-        if hasattr(account, "_tier_scope_accounts"):
-            return account._tier_scope_accounts()
-        try:
-            scope = tier_policy.get_policy(account.tier_policy).scope
-        except (KeyError, ValueError):
-            scope = "phone"
-        if scope == "portfolio" and account.portfolio:
-            shared = (
-                self.env["spoki.account"]
-                .sudo()
-                .search(
-                    [
-                        ("portfolio", "=", account.portfolio),
-                        ("company_id", "=", account.company_id.id),
-                        ("tier_policy", "=", account.tier_policy),
-                    ]
-                )
-            )
-            return account | shared
-        return account
+        counts = account._tier_count_unique_users(
+            {"own": account.ids, "scope": account._tier_scope_accounts().ids}, now
+        )
+        return counts["own"] + counts["scope"]
 
     @api.model
     def _get_status(self, account, now):
-        own_24h, own_7d, scope_24h, scope_7d, source = self._counters(account, now)
-        limit = account.tier_limit  # 0 = unlimited
-        usage = round(100.0 * scope_24h / limit, 1) if limit else 0.0
+        own_24h, own_7d, scope_24h, scope_7d = self._counters(account, now)
+        limit = account.sudo()._limit_value()  # 0 = unlimited
         status = {
             "unique_24h": own_24h,
             "unique_7d": own_7d,
             "shared_24h": scope_24h,
             "shared_7d": scope_7d,
-            "shared_numbers": len(self._limit_scope(account)),
-            "counters_source": source,
+            "shared_numbers": len(account.sudo()._tier_scope_accounts()),
             "quality": account.quality,
             "quality_label": self._selection_label(account, "quality"),
             "phone_status": account.phone_status,
@@ -265,113 +192,70 @@ class SpokiDashboard(models.AbstractModel):
             "policy_label": self._selection_label(account, "tier_policy"),
             "tier_name": account.tier_level_id.name or "",
             "tier_limit": limit,
-            "tier_limit_display": formatLang(self.env, limit, digits=0) if limit else self.env._("Unlimited"),
-            "usage_percent": usage,
+            "tier_limit_display": account._tier_fmt(limit) if limit else self.env._("Unlimited"),
+            "usage_percent": round(100.0 * scope_24h / limit, 1) if limit else 0.0,
             "remaining": max(0, limit - scope_24h) if limit else None,
             "limit_from_provider": account.provider_tier_limit >= 0,
             "quality_guard": False,
         }
-        if "quality_guard_state" in account._fields and account.quality_guard_state == "tripped":
+        if account.quality_guard_state == "tripped":
             status["quality_guard"] = {
-                "reason": self._selection_label(account, "quality_guard_reason")
-                if "quality_guard_reason" in account._fields
-                else "",
-                "at": format_datetime(self.env, account.quality_guard_at, tz=self._tz(), dt_format="short")
-                if account._fields.get("quality_guard_at") and account.quality_guard_at
-                else "",
+                "reason": self._selection_label(account, "quality_guard_reason"),
+                "at": account._tier_fmt_datetime(account.quality_guard_at),
             }
         return status
 
     @api.model
-    def _level_index(self, account, policy):
-        if hasattr(account, "_tier_level_index"):
-            return account.sudo()._tier_level_index()
-        if account.provider_tier_limit >= 0:
-            return tier_policy.level_index_for_limit(policy.key, account.provider_tier_limit or None)
-        levels = self.env["spoki.tier.level"].sudo().search([("policy", "=", account.tier_policy)], order="sequence")
-        if account.tier_level_id in levels:
-            return min(list(levels).index(account.tier_level_id), policy.top_index)
-        return policy.start_index
-
-    @api.model
-    def _account_datetime(self, account, *names):
-        for name in names:
-            if name in account._fields and account[name]:
-                return fields.Datetime.to_datetime(account[name])
-        return None
-
-    @api.model
     def _get_outlook(self, account, status, now):
-        """Promotion outlook under the account's tier policy
-        (spoki_whatsapp.tools.tier_policy.evaluate)."""
-        _ = self.env._
-        tz = self._tz()
-        try:
-            policy = tier_policy.get_policy(account.tier_policy)
-        except (KeyError, ValueError):
-            return {"available": False}
-        scope = self._limit_scope(account)
-        snapshot = tier_policy.Snapshot(
-            now=now,
-            level_index=self._level_index(account, policy),
-            quality=max(scope.mapped("quality"), key=QUALITY_RANK.get),
-            phone_status=max(scope.mapped("phone_status"), key=PHONE_STATUS_RANK.get),
-            unique_24h=status["shared_24h"],
-            unique_7d=status["shared_7d"],
-            limit_reached_at=self._account_datetime(account, "limit_reached_at"),
-            level_since=self._account_datetime(account, "level_since"),
-            threshold_met_at=self._account_datetime(account, "threshold_met_at"),
+        """Promotion outlook under the account's tier policy, live: the policy
+        (``spoki_whatsapp.tools.tier_policy.evaluate``) applied to the counters
+        of ``status``, told by the tier tracking's own outlook text
+        (``spoki.account._tier_outlook_text``) on a copy of the account that
+        holds the live figures instead of the cron's snapshot."""
+        account = account.sudo()
+        scope = account._tier_scope_accounts()
+        outlook = tier_policy.evaluate(
+            account.tier_policy,
+            tier_policy.Snapshot(
+                now=now,
+                level_index=account._tier_level_index(),
+                quality=worst_quality(scope.mapped("quality")),
+                phone_status=worst_phone_status(scope.mapped("phone_status")),
+                unique_24h=status["shared_24h"],
+                unique_7d=status["shared_7d"],
+                limit_reached_at=account.limit_reached_at or None,
+                level_since=account.level_since or None,
+                threshold_met_at=account.threshold_met_at or None,
+            ),
         )
-        outlook = tier_policy.evaluate(policy.key, snapshot)
-        reason_labels = {
-            "top_level": _("Already at the unlimited tier."),
-            "quality_low": _("The quality rating is low: no promotion."),
-            "phone_flagged": _("The number is flagged: no promotion."),
-            "limit_not_reached_yet": _("The daily limit hasn't been reached yet at this tier."),
-            "wait_48h": _("Promotion can't happen earlier than 48 hours after the daily limit was first reached."),
-            "threshold_not_met": _("Not enough unique users in the last 7 days yet."),
-        }
-
-        def fmt_limit(limit):
-            return _("unlimited") if limit is None else formatLang(self.env, limit, digits=0)
-
-        def fmt_dt(value):
-            return format_datetime(self.env, value, tz=tz, dt_format="short") if value else ""
-
-        if outlook.action == "promote":
-            summary = _("Eligible for promotion to %(limit)s unique users / 24 h.", limit=fmt_limit(outlook.next_limit))
-        elif outlook.action == "demote":
-            summary = _(
-                "The number may be moved down to %(limit)s unique users / 24 h.",
-                limit=fmt_limit(policy.levels[outlook.new_level_index].limit),
-            )
-        elif "top_level" in outlook.blocked_reasons:
-            summary = reason_labels["top_level"]
-        elif outlook.needed_7d:
-            summary = _(
-                "%(needed)s more unique users in 7 days are needed to reach %(limit)s / 24 h.",
-                needed=formatLang(self.env, outlook.needed_7d, digits=0),
-                limit=fmt_limit(outlook.next_limit),
-            )
-        else:
-            summary = _("Next tier: %(limit)s unique users / 24 h.", limit=fmt_limit(outlook.next_limit))
+        live = account.new(
+            {
+                "portfolio_users_24h": status["shared_24h"],
+                "portfolio_users_7d": status["shared_7d"],
+                "tier_scope_size": len(scope),
+                "tier_checked_at": now,
+                "tier_outlook_action": outlook.action,
+                "tier_threshold_7d": outlook.threshold_7d or 0,
+                "tier_needed_7d": outlook.needed_7d or 0,
+                "tier_earliest_promotion": outlook.earliest_promotion or False,
+                "tier_not_before": outlook.not_before or False,
+                "tier_blocked_reasons": ",".join(outlook.blocked_reasons),
+            },
+            origin=account,
+        )
         return {
             "available": True,
-            "policy": policy.key,
+            "policy": outlook.policy_key,
             "action": outlook.action,
-            "summary": summary,
+            "summary": live._tier_outlook_text(),
             "next_limit": outlook.next_limit,
-            "next_limit_display": fmt_limit(outlook.next_limit)
-            if outlook.next_limit is not None or outlook.action == "promote" or outlook.threshold_7d
-            else "",
             "threshold_7d": outlook.threshold_7d,
             "needed_7d": outlook.needed_7d,
             "earliest_promotion": fields.Datetime.to_string(outlook.earliest_promotion)
             if outlook.earliest_promotion
             else False,
-            "earliest_promotion_display": fmt_dt(outlook.earliest_promotion),
-            "not_before_display": fmt_dt(outlook.not_before),
-            "reasons": [reason_labels.get(code, code) for code in outlook.blocked_reasons if code != "top_level"],
+            "earliest_promotion_display": account._tier_fmt_datetime(outlook.earliest_promotion),
+            "not_before_display": account._tier_fmt_datetime(outlook.not_before),
         }
 
     @api.model
@@ -396,14 +280,11 @@ class SpokiDashboard(models.AbstractModel):
 
     @api.model
     def _get_tier_history(self, account, now, days=30):
-        """The tier tracking's daily history (spoki.tier.history, when present)
-        of the last ``days`` days: peak unique users in 24 h, unique users in 7
-        days and the limit in force, for the dashboard's history chart."""
-        if "spoki.tier.history" not in self.env:
-            return False
-        History = self.env["spoki.tier.history"]
+        """The tier tracking's daily history (spoki.tier.history) of the last
+        ``days`` days: peak unique users in 24 h, unique users in 7 days and
+        the limit in force, for the dashboard's history chart."""
         today = periods.local_today(now, self._tz())
-        rows = History.search_read(
+        rows = self.env["spoki.tier.history"].search_read(
             [("account_id", "=", account.id), ("date", ">", today - timedelta(days=days)), ("date", "<=", today)],
             ["date", "max_users_24h", "unique_users_7d", "tier_limit"],
             order="date",
@@ -419,21 +300,12 @@ class SpokiDashboard(models.AbstractModel):
 
     @api.model
     def _get_paused_campaigns(self, account):
-        """Campaigns paused by the quality guard (when the messaging part has it)."""
-        Campaign = self.env["spoki.campaign"]
-        if "pause_reason" not in Campaign._fields:
-            return []
-        field = Campaign._fields["pause_reason"]
-        campaigns = Campaign.search(
+        """Campaigns paused by the quality guard."""
+        campaigns = self.env["spoki.campaign"].search(
             [("account_id", "=", account.id), ("state", "=", "paused"), ("pause_reason", "!=", False)], limit=20
         )
-        labels = dict(field._description_selection(self.env)) if field.type == "selection" else {}
         return [
-            {
-                "id": campaign.id,
-                "name": campaign.display_name,
-                "reason": labels.get(campaign.pause_reason, campaign.pause_reason) or "",
-            }
+            {"id": campaign.id, "name": campaign.display_name, "reason": campaign.pause_reason or ""}
             for campaign in campaigns
         ]
 
@@ -465,22 +337,21 @@ class SpokiDashboard(models.AbstractModel):
             )
         start, stop = periods.day_range_utc(date_from, date_to, tz)
         self.env["spoki.message"].flush_model(["account_id", "message_date", "direction", "state"])
-        self.env.cr.execute(
-            _CHART_SQL,
-            {
-                "period": period,
-                "step": periods.PERIOD_STEP[period],
-                "slot": "1 minute" if period == "minute" else "15 minutes",
-                "first_local": date_from,
-                "last_local": periods.to_local(stop, tz) - timedelta(microseconds=1),
-                "tz": tz,
-                "account_id": account.id,
-                "start": start,
-                "stop": stop,
-                "sent_states": SENT_STATES,
-            },
+        rows = self.env.execute_query(
+            SQL(
+                _CHART_SQL,
+                period=period,
+                step=periods.PERIOD_STEP[period],
+                slot="1 minute" if period == "minute" else "15 minutes",
+                first_local=date_from,
+                last_local=periods.to_local(stop, tz) - timedelta(microseconds=1),
+                tz=tz,
+                account_id=account.id,
+                start=start,
+                stop=stop,
+                sent_states=SENT_STATES,
+            )
         )
-        rows = self.env.cr.fetchall()
         return {
             "account_id": account.id,
             "period": period,
@@ -529,70 +400,72 @@ class SpokiDashboard(models.AbstractModel):
         read/delivered/sent/failed. Rows are inserted in date order, as a
         ledger grows. For demo data and benchmarks only."""
         now = now or fields.Datetime.now()
-        span = max(1, int(days * 86400))
         self.env.flush_all()
         params = {
             "account_id": account.id,
             "company_id": account.company_id.id,
             "count": int(count),
             "numbers": max(1, int(numbers)),
-            "span": span,
+            "span": max(1, int(days * 86400)),
             "now": now,
             "prefix": prefix,
             "uid": self.env.uid,
         }
-        # columns other parts add to spoki_message with an ORM default
-        extras = {"active": "TRUE", "priority": "0", "attempt_count": "0"}
-        extras = {name: value for name, value in extras.items() if name in self.env["spoki.message"]._fields}
-        extra_columns = "".join(f", {name}" for name in extras)
-        extra_values = "".join(f", {value}" for value in extras.values())
         self.env.cr.execute(
-            f"""
-            INSERT INTO spoki_message (account_id, company_id, wa_phone, direction, kind, state,
-                                       counts_for_limit, message_date, sent_at, delivered_at, read_at,
-                                       failed_at, received_at, create_uid, create_date, write_uid, write_date
-                                       {extra_columns})
-            SELECT %(account_id)s, %(company_id)s, s.phone, s.direction, s.kind, s.state,
-                   s.direction = 'outgoing' AND s.kind = 'template',
-                   s.at,
-                   CASE WHEN s.state IN ('sent', 'delivered', 'read') THEN s.at END,
-                   CASE WHEN s.state IN ('delivered', 'read') THEN s.at + interval '2 seconds' END,
-                   CASE WHEN s.state = 'read' THEN s.at + interval '1 minute' END,
-                   CASE WHEN s.state = 'failed' THEN s.at END,
-                   CASE WHEN s.state = 'received' THEN s.at END,
-                   %(uid)s, %(now)s, %(uid)s, %(now)s {extra_values}
-              FROM (
-                    SELECT %(prefix)s || lpad(((g::bigint * 7919) %% %(numbers)s)::text, 7, '0') AS phone,
-                           CASE WHEN g %% 4 = 0 THEN 'incoming' ELSE 'outgoing' END AS direction,
-                           CASE WHEN g %% 4 IN (0, 1) THEN 'text' ELSE 'template' END AS kind,
-                           CASE WHEN g %% 4 = 0 THEN 'received'
-                                WHEN g %% 10 < 4 THEN 'read'
-                                WHEN g %% 10 < 7 THEN 'delivered'
-                                WHEN g %% 10 < 9 THEN 'sent'
-                                ELSE 'failed' END AS state,
-                           %(now)s::timestamp - make_interval(
-                               secs => ((g::bigint * 2654435761) %% %(span)s)::double precision) AS at
-                      FROM generate_series(1, %(count)s) AS g
-                   ) s
-             ORDER BY s.at
-            """,
-            params,
+            SQL(
+                """
+                INSERT INTO spoki_message (account_id, company_id, wa_phone, direction, kind, state,
+                                           counts_for_limit, message_date, sent_at, delivered_at, read_at,
+                                           failed_at, received_at, active, priority, attempt_count,
+                                           create_uid, create_date, write_uid, write_date)
+                SELECT %(account_id)s, %(company_id)s, s.phone, s.direction, s.kind, s.state,
+                       s.direction = 'outgoing' AND s.kind = 'template',
+                       s.at,
+                       CASE WHEN s.state IN %(sent_states)s THEN s.at END,
+                       CASE WHEN s.state IN %(delivered_states)s THEN s.at + interval '2 seconds' END,
+                       CASE WHEN s.state = 'read' THEN s.at + interval '1 minute' END,
+                       CASE WHEN s.state = 'failed' THEN s.at END,
+                       CASE WHEN s.state = 'received' THEN s.at END,
+                       TRUE, 0, 0,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM (
+                        SELECT %(prefix)s || lpad(mod(g::bigint * 7919, %(numbers)s)::text, 7, '0') AS phone,
+                               CASE WHEN mod(g, 4) = 0 THEN 'incoming' ELSE 'outgoing' END AS direction,
+                               CASE WHEN mod(g, 4) IN (0, 1) THEN 'text' ELSE 'template' END AS kind,
+                               CASE WHEN mod(g, 4) = 0 THEN 'received'
+                                    WHEN mod(g, 10) < 4 THEN 'read'
+                                    WHEN mod(g, 10) < 7 THEN 'delivered'
+                                    WHEN mod(g, 10) < 9 THEN 'sent'
+                                    ELSE 'failed' END AS state,
+                               %(now)s::timestamp - make_interval(
+                                   secs => mod(g::bigint * 2654435761, %(span)s)::double precision) AS at
+                          FROM generate_series(1, %(count)s) AS g
+                       ) s
+                 ORDER BY s.at
+                """,
+                sent_states=SENT_STATES,
+                delivered_states=DELIVERED_STATES,
+                **params,
+            )
         )
         self.env.cr.execute(
-            """
-            INSERT INTO spoki_conversation (account_id, company_id, wa_phone, start_at, end_at, opened_by,
-                                            create_uid, create_date, write_uid, write_date)
-            SELECT %(account_id)s, %(company_id)s,
-                   %(prefix)s || lpad(((g::bigint * 7919) %% %(numbers)s)::text, 7, '0'),
-                   s.at, s.at + interval '24 hours',
-                   CASE WHEN g %% 3 = 0 THEN 'customer' ELSE 'business' END,
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM generate_series(1, GREATEST(1, %(count)s / 3)) AS g,
-                   LATERAL (SELECT %(now)s::timestamp - make_interval(
-                       secs => ((g::bigint * 2654435761 * 3) %% %(span)s)::double precision) AS at) s
-             ORDER BY s.at
-            """,
-            params,
+            SQL(
+                """
+                INSERT INTO spoki_conversation (account_id, company_id, wa_phone, start_at, end_at, opened_by,
+                                                create_uid, create_date, write_uid, write_date)
+                SELECT %(account_id)s, %(company_id)s,
+                       %(prefix)s || lpad(mod(g::bigint * 7919, %(numbers)s)::text, 7, '0'),
+                       s.at, s.at + %(session)s,
+                       CASE WHEN mod(g, 3) = 0 THEN 'customer' ELSE 'business' END,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM generate_series(1, GREATEST(1, %(count)s / 3)) AS g,
+                       LATERAL (SELECT %(now)s::timestamp - make_interval(
+                           secs => mod(g::bigint * 2654435761 * 3, %(span)s)::double precision) AS at) s
+                 ORDER BY s.at
+                """,
+                session=SESSION,
+                **params,
+            )
         )
         self.env["spoki.message"].invalidate_model()
         self.env["spoki.conversation"].invalidate_model()
@@ -611,26 +484,9 @@ class SpokiDashboard(models.AbstractModel):
     def _demo_tier_history(self, account, days=30):
         """Demo data: the daily tier history of the last ``days`` days, counted
         from the generated messages as the tier-tracking cron would have."""
-        History = self.env.get("spoki.tier.history")
-        if History is None or not hasattr(History, "_upsert"):
-            return
+        account = account.sudo()
         now = fields.Datetime.now()
-        rows = []
         for back in range(days, -1, -1):
             at = now - timedelta(days=back)
-            unique_24h, unique_7d, _scope_24h, _scope_7d, _source = self._counters(account, at)
-            rows.append(
-                {
-                    "account_id": account.id,
-                    "company_id": account.company_id.id,
-                    "date": at.date(),
-                    "tier_policy": account.tier_policy,
-                    "tier_level_id": account.tier_level_id.id,
-                    "tier_limit": account.tier_limit,
-                    "unique_users_24h": unique_24h,
-                    "unique_users_7d": unique_7d,
-                    "quality": account.quality,
-                    "phone_status": account.phone_status,
-                }
-            )
-        History._upsert(rows)
+            account._compute_tier_snapshot(at)
+            account._tier_record_history(at)

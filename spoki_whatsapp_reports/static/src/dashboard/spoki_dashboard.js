@@ -126,6 +126,11 @@ export class SpokiDashboard extends Component {
         return this.state.data.outlook || {};
     }
 
+    /** The outlook text of the tier tracking: its first line, then the details. */
+    get outlookLines() {
+        return (this.outlook.summary || "").split("\n");
+    }
+
     get qualityClass() {
         return QUALITY_CLASSES[this.status.quality] || "secondary";
     }
