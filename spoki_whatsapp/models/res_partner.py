@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.names import split_name
 from ..tools.phone import normalize_phone
 from .spoki_dynamic_field import BUILTIN_NAMES
 
@@ -111,11 +112,7 @@ class ResPartner(models.Model):
         first, last = self.wa_first_name, self.wa_last_name
         if first or last:
             return first or "", last or ""
-        name = (self.name or "").strip()
-        if self.is_company or " " not in name:
-            return name, ""
-        head, _sep, tail = name.rpartition(" ")
-        return head, tail
+        return split_name(self.name, self.is_company)
 
     def _spoki_builtin_values(self):
         self.ensure_one()
