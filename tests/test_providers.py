@@ -112,6 +112,7 @@ def test_meta_send_template_payload(fake, meta):
                 }
             ],
         },
+        "biz_opaque_callback_data": "key-1",
     }
     assert fake.messages[result.message_id]["to"] == "393331234567"
 
@@ -130,6 +131,7 @@ def test_meta_send_text_payload(fake, meta):
         "to": "393331234567",
         "type": "text",
         "text": {"body": "Ciao!", "preview_url": False},
+        "biz_opaque_callback_data": "key-3",
     }
     with pytest.raises(PermanentError) as err:
         meta.send_text(TO, "  ", "key-4")

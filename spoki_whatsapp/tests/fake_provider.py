@@ -29,6 +29,10 @@ Spoki routes (``/api/1/…``, auth ``X-Spoki-Api-Key``):
   ``GET /api/1/templates/<id>/``
 * ``GET /api/1/accounts/``, ``GET /api/1/accounts/<id>/``
 
+Meta message records keep the ``biz_opaque_callback_data`` of the send
+(``callback_data``); :attr:`FakeProvider.meta_sends_by_key` counts the sends
+per key (faults tests: each message sent at most once).
+
 Programmable behaviour: :meth:`FakeProvider.fail_next`, ``latency``,
 :meth:`~FakeProvider.set_template_status`, :meth:`~FakeProvider.set_account`,
 :meth:`~FakeProvider.set_message_status`, :meth:`~FakeProvider.add_template`.
@@ -40,6 +44,8 @@ import hmac
 import itertools
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -131,14 +137,21 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         query = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(parts.query).items()}
-        status, payload = self.server.fake._dispatch(
+        status, payload, *extra = self.server.fake._dispatch(
             self.command, parts.path, query, _Headers(self.headers.items()), body
         )
-        data = json.dumps(payload).encode()
+        if status == "reset":
+            # the work is done, the answer is lost: RST instead of a response
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except OSError:
@@ -268,6 +281,9 @@ class FakeProvider:
                 "current_credit": 25000,
             }
             self.known_meta_templates = None  # None = Meta accepts any name
+            # True: GET /messages/?idempotency_key= ignores the filter and
+            # lists every message (a server the client must not trust blindly)
+            self.spoki_lookup_ignores_filter = False
 
     @property
     def requests(self):
@@ -286,6 +302,18 @@ class FakeProvider:
             return {k: dict(v) for k, v in self._messages.items()}
 
     @property
+    def meta_sends_by_key(self):
+        """``{biz_opaque_callback_data: number of Meta sends}`` (the
+        idempotency key the app sends): a count above 1 is a double send."""
+        with self._lock:
+            counts = {}
+            for record in self._messages.values():
+                if record["provider"] == "meta":
+                    key = record.get("callback_data")
+                    counts[key] = counts.get(key, 0) + 1
+            return counts
+
+    @property
     def templates(self):
         with self._lock:
             return {k: dict(v) for k, v in self._templates.items()}
@@ -298,7 +326,7 @@ class FakeProvider:
     def requests_to(self, path_part, method=None):
         return [r for r in self.requests if path_part in r.path and (method is None or r.method == method)]
 
-    def fail_next(self, n=1, status=500, message=None, path=None, delay=None, http_status=None):
+    def fail_next(self, n=1, status=500, message=None, path=None, delay=None, http_status=None, retry_after=None):
         """Make the next ``n`` requests (whose path contains ``path``, if
         given) fail:
 
@@ -306,9 +334,15 @@ class FakeProvider:
         * ``'timeout'`` → sleep ``delay`` (default ``timeout_delay``) and then
           handle the request normally — the client gave up, yet the server
           did the work (like a real slow provider);
+        * ``'reset'`` → handle the request normally, then reset the
+          connection instead of answering (the work is done, the answer lost);
+        * ``'malformed'`` → handle the request normally, then answer 200 with
+          a body that is not JSON;
         * any other int → a Meta error code (``{"error": {"code": …}}``, HTTP
           ``http_status`` default 400, 401 for 190); on Spoki paths a 400
           ``{"detail", "code"}``.
+
+        ``retry_after`` adds a ``Retry-After`` header to an error answer.
         """
         spec = {
             "status": status,
@@ -316,6 +350,7 @@ class FakeProvider:
             "path": path,
             "delay": delay,
             "http_status": http_status,
+            "retry_after": retry_after,
         }
         with self._lock:
             self._failures.extend(dict(spec) for _ in range(n))
@@ -385,30 +420,51 @@ class FakeProvider:
             time.sleep(self.latency)
         is_meta = bool(_VERSION_RE.match(path.strip("/").split("/")[0] if path.strip("/") else ""))
         failure = self._take_failure(path)
+        if failure is not None and failure["status"] in ("reset", "malformed"):
+            self._route(method, path, is_meta, query, headers, body)  # the work is done…
+            if failure["status"] == "reset":
+                return "reset", None  # …the answer is lost
+            return 200, b"<html><body>Service temporarily unavailable</body></html>"
         if failure is not None:
             status = failure["status"]
+            headers_out = {"Retry-After": str(failure["retry_after"])} if failure.get("retry_after") else {}
             if status == "timeout":
                 time.sleep(failure["delay"] if failure["delay"] is not None else self.timeout_delay)
             elif isinstance(status, int) and 400 <= status <= 599:
                 message = failure["message"] or f"Fake HTTP {status}"
                 if is_meta:
-                    return status, {
-                        "error": {
-                            "message": message,
-                            "type": "FakeError",
-                            "fbtrace_id": "FAKE",
-                        }
-                    }
-                return status, {"detail": message}
+                    return (
+                        status,
+                        {
+                            "error": {
+                                "message": message,
+                                "type": "FakeError",
+                                "fbtrace_id": "FAKE",
+                            }
+                        },
+                        headers_out,
+                    )
+                return status, {"detail": message}, headers_out
             else:
                 code = int(status)
                 message = failure["message"] or META_ERROR_MESSAGES.get(code, "Fake Meta error")
                 if is_meta:
-                    return failure["http_status"] or (401 if code == 190 else 400), _meta_error(code, message)
-                return failure["http_status"] or 400, {
-                    "detail": message,
-                    "code": str(code),
-                }
+                    return (
+                        failure["http_status"] or (401 if code == 190 else 400),
+                        _meta_error(code, message),
+                        headers_out,
+                    )
+                return (
+                    failure["http_status"] or 400,
+                    {
+                        "detail": message,
+                        "code": str(code),
+                    },
+                    headers_out,
+                )
+        return self._route(method, path, is_meta, query, headers, body)
+
+    def _route(self, method, path, is_meta, query, headers, body):
         try:
             if is_meta:
                 return self._meta(method, path.strip("/").split("/"), query, headers, body)
@@ -512,6 +568,7 @@ class FakeProvider:
                 "to": to,
                 "type": mtype,
                 "payload": body,
+                "callback_data": body.get("biz_opaque_callback_data"),
                 "status": "sent",
                 "status_updated_at": _now_iso(),
             }
@@ -578,7 +635,8 @@ class FakeProvider:
                     items = [
                         self._spoki_message_view(m)
                         for m in self._messages.values()
-                        if m["provider"] == "spoki" and (key is None or m.get("idempotency_key") == key)
+                        if m["provider"] == "spoki"
+                        and (key is None or self.spoki_lookup_ignores_filter or m.get("idempotency_key") == key)
                     ]
                 return 200, {"messages": items}
             if method == "GET" and len(parts) == 2:

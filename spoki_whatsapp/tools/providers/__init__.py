@@ -17,6 +17,7 @@ from .base import (  # noqa: F401
     TemplateSpec,
     TemplateStatus,
     TemporaryError,
+    UnknownOutcomeError,
     WhatsAppProvider,
 )
 from .meta import MetaCloudProvider

@@ -13,8 +13,10 @@ changing callers:
   resources authenticated by an API key header, webhooks for events.
 
 Callers only see the dataclasses below; errors are :class:`TemporaryError`
-(retry with backoff: HTTP 5xx, 429, timeouts) or :class:`PermanentError`
-(fail the message with a readable reason).
+(retry with backoff: HTTP 5xx, 429, timeouts), :class:`UnknownOutcomeError`
+(a temporary error after which the provider may have processed the call:
+retry only where the idempotency key deduplicates) or
+:class:`PermanentError` (fail the message with a readable reason).
 """
 
 from dataclasses import dataclass, field
@@ -39,20 +41,39 @@ def header(headers, name):
 
 class ProviderError(Exception):
     """Base error of a provider call. ``code`` is machine readable
-    ('invalid_number', 'template_not_approved', 'rate_limited', 'http_500'…)."""
+    ('invalid_number', 'template_not_approved', 'rate_limited', 'http_500'…);
+    ``provider_code`` the provider's own code when it gave one (Meta's
+    ``130429``…); ``retry_after`` the raw ``Retry-After`` header of the
+    answer, if any (see ``tools/send_policy.py``)."""
 
     temporary = False
+    #: True when the provider may have processed the call although it failed
+    #: on our side (see :class:`UnknownOutcomeError`).
+    outcome_unknown = False
 
-    def __init__(self, message, code="error", http_status=None):
+    def __init__(self, message, code="error", http_status=None, provider_code=None, retry_after=None):
         super().__init__(message)
         self.code = code
         self.http_status = http_status
+        self.provider_code = provider_code
+        self.retry_after = retry_after
 
 
 class TemporaryError(ProviderError):
     """Worth retrying later (5xx, 429, timeout, connection reset)."""
 
     temporary = True
+
+
+class UnknownOutcomeError(TemporaryError):
+    """The request may have reached the provider and been processed, but no
+    usable answer came back (read timeout, connection reset while waiting for
+    the answer, a 2xx that can't be read). Sending again is safe only with a
+    provider that deduplicates by idempotency key; otherwise the outcome is
+    reconciled from the provider's callbacks. A connection that could not
+    be opened at all is a plain :class:`TemporaryError`."""
+
+    outcome_unknown = True
 
 
 class PermanentError(ProviderError):
@@ -72,6 +93,7 @@ class StatusEvent:
     timestamp: datetime
     error_code: str = ""
     error_message: str = ""
+    idempotency_key: str = ""
 
 
 @dataclass

@@ -11,15 +11,24 @@ Config keys (``config`` dict):
 * ``app_secret`` — checks the ``X-Hub-Signature-256`` of incoming webhooks;
 * ``timeout`` — seconds per HTTP call, default 10.
 
-Idempotency: the Cloud API has no idempotency key, so :meth:`find_message`
-always returns None. A send that timed out may or may not have reached Meta;
-the app reconciles Meta sends with its own attempt record (and the ``sent``
-status webhook carrying the ``wamid``), never by asking Meta.
+Idempotency: the Cloud API has no idempotency key nor a lookup, so
+:meth:`find_message` always returns None. Every send carries the caller's
+idempotency key as ``biz_opaque_callback_data``, which Meta echoes in the
+status webhooks of the message (``StatusEvent.idempotency_key``). A send
+whose answer was lost may or may not have reached Meta: only a connection
+that could not be opened (refused, DNS, connect timeout, TLS handshake) is a
+plain :class:`~.base.TemporaryError`; a read timeout, a connection reset
+while waiting for the answer or a 2xx without a message id raise
+:class:`~.base.UnknownOutcomeError`, and the app reconciles the message from
+the webhooks carrying its key, never by sending it again.
 
 Statuses and inbound messages are only pushed by webhook
 (:class:`.cloud_api.CloudApiWebhook`); ``supports_status_polling`` is
 False.
 """
+
+import requests
+import urllib3
 
 from ..phone import digits_of
 from .base import (
@@ -29,7 +38,9 @@ from .base import (
     SendResult,
     TemplateStatus,
     TemporaryError,
+    UnknownOutcomeError,
     WhatsAppProvider,
+    header,
 )
 from .cloud_api import (
     PHONE_STATUS_MAP,
@@ -47,19 +58,33 @@ from .http import raise_for_response as _generic_raise_for_response
 
 DEFAULT_ENDPOINT = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
+#: urllib3 errors raised before a request could be sent: the connection was
+#: never opened (refused, DNS, connect timeout).
+_CONNECT_ERRORS = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
 
 
 def _raise_for_response(response, body=None):
-    """Central Meta response → result / error mapping."""
+    """Central Meta response → result / error mapping. A 2xx whose body can't
+    be read may have been processed: :class:`UnknownOutcomeError`. Errors
+    carry Meta's code (``provider_code``) and the ``Retry-After`` header."""
     if body is None:
         body = decode_json(response)
     status = response.status_code
+    retry_after = header(response.headers, "Retry-After") or None
     if 200 <= status < 300:
+        if response.content and body is None:
+            raise UnknownOutcomeError(
+                "Meta answered with a body that is not JSON", code="bad_response", http_status=status
+            )
         return _generic_raise_for_response(response, body)
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         # No Graph error object (proxy page, bare 5xx…): generic mapping.
-        return _generic_raise_for_response(response, body)
+        try:
+            return _generic_raise_for_response(response, body)
+        except ProviderError as exc:
+            exc.retry_after = retry_after
+            raise
     code = error.get("code")
     message = error.get("message") or error_detail(body, response)
     details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else ""
@@ -67,7 +92,29 @@ def _raise_for_response(response, body=None):
     text = f"{message} (#{code})" if code is not None else message
     if details and details not in text:
         text = f"{text}: {details}"
-    raise cls(text, code=our_code, http_status=status)
+    raise cls(
+        text,
+        code=our_code,
+        http_status=status,
+        provider_code=str(code) if code is not None else None,
+        retry_after=retry_after,
+    )
+
+
+def never_sent(exc):
+    """True when the transport error ``exc`` (a :class:`ProviderError`
+    raised by the HTTP client from a ``requests`` exception) happened before
+    the request could leave: the connection was never opened, so sending
+    again can't duplicate the message. Anything else (read timeout,
+    connection reset or closed while waiting for the answer) may have reached
+    the server."""
+    cause = exc.__cause__
+    if isinstance(cause, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    if isinstance(cause, requests.exceptions.ConnectionError):
+        inner = cause.args[0] if cause.args else None
+        return isinstance(getattr(inner, "reason", None), _CONNECT_ERRORS) or isinstance(inner, _CONNECT_ERRORS)
+    return False
 
 
 class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
@@ -110,13 +157,25 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
             )
 
     # -- messages -----------------------------------------------------------
-    def _send(self, payload):
+    def _send(self, payload, idempotency_key):
+        """POST a message. Only errors whose request never left (no connection)
+        or that Meta answered are plain errors; a lost answer is an
+        :class:`UnknownOutcomeError` (see the module docstring)."""
         self._require("phone_number_id")
-        body = self.http.post(f"{self.phone_number_id}/messages", json=payload)
+        if idempotency_key:
+            payload["biz_opaque_callback_data"] = idempotency_key
+        try:
+            body = self.http.post(f"{self.phone_number_id}/messages", json=payload)
+        except TemporaryError as exc:
+            if exc.outcome_unknown or exc.http_status or never_sent(exc):
+                raise
+            raise UnknownOutcomeError(
+                f"{exc} — Meta may have received the message", code=exc.code, http_status=exc.http_status
+            ) from exc
         messages = body.get("messages") if isinstance(body, dict) else None
-        if not messages or not messages[0].get("id"):
+        if not messages or not isinstance(messages[0], dict) or not messages[0].get("id"):
             # Accepted but no id: can't track it — let the app reconcile.
-            raise TemporaryError("Meta accepted the call but returned no message id", code="bad_response")
+            raise UnknownOutcomeError("Meta accepted the call but returned no message id", code="bad_response")
         meta_status = (messages[0].get("message_status") or "accepted").lower()
         status = "queued" if meta_status in ("held_for_quality_assessment", "paused") else "sent"
         return SendResult(messages[0]["id"], status)
@@ -137,7 +196,8 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
                 "to": digits_of(to),
                 "type": "template",
                 "template": template,
-            }
+            },
+            idempotency_key,
         )
 
     def send_text(self, to, body, idempotency_key):
@@ -150,12 +210,14 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
                 "to": digits_of(to),
                 "type": "text",
                 "text": {"body": body, "preview_url": False},
-            }
+            },
+            idempotency_key,
         )
 
     def find_message(self, idempotency_key):
         # Meta has no idempotency key nor a "find by client reference" call:
-        # the app reconciles Meta sends by its own attempt record.
+        # the app reconciles Meta sends from the status webhooks that echo
+        # the key (biz_opaque_callback_data).
         return None
 
     # -- templates ----------------------------------------------------------

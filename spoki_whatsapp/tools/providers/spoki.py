@@ -159,7 +159,11 @@ def _raise_for_response(response, body=None):
             code = "no_credit"
         if code:
             raise PermanentError(message, code=code, http_status=status)
-    return _generic_raise_for_response(response, body)
+    try:
+        return _generic_raise_for_response(response, body)
+    except ProviderError as exc:
+        exc.retry_after = header(response.headers, "Retry-After") or None
+        raise
 
 
 def _parse_time(value, default):
@@ -328,16 +332,22 @@ class SpokiProvider(WhatsAppProvider):
 
     def find_message(self, idempotency_key):
         """Provider id of the send made with ``idempotency_key`` or None.
-        Raises ProviderError when Spoki can't be asked (treat as unknown)."""
+        Raises ProviderError when Spoki can't be asked (treat as unknown).
+
+        Only an item that carries the key (``metadata.idempotency_key``, or a
+        top-level ``idempotency_key``) is accepted: a server that ignores the
+        filter answers a list of other messages, and taking one of them would
+        mark an unsent message as sent."""
         if not idempotency_key:
             return None
         self._require_key()
         body = self.http.get("messages/", params={"idempotency_key": idempotency_key})
         for item in _items(body, "messages"):
-            meta = item.get("metadata") or {}
-            if meta and meta.get("idempotency_key") not in (None, idempotency_key):
-                continue  # server ignored the filter: check ourselves
-            if item.get("id") not in (None, ""):
+            if not isinstance(item, dict):
+                continue
+            meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+            keys = {meta.get("idempotency_key"), item.get("idempotency_key")}
+            if idempotency_key in keys and item.get("id") not in (None, ""):
                 return str(item["id"])
         return None
 
