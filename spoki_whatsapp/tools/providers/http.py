@@ -13,12 +13,22 @@ classes callers understand:
   ``not_found``, other 4xx ``http_4xx`` with the provider's message, a
   malformed endpoint URL ``config``).
 
+Credentials travel only over https: a base URL (or an absolute URL given to
+:meth:`JsonHttpClient.request`) that is not ``https://`` is refused before any
+connection (``config``), except plain ``http://`` to a loopback host
+(``127.0.0.0/8``, ``::1``, ``localhost``: the tests' fake server). Redirects are
+never followed — every call carries the auth headers — and a 3xx answer is a
+``config`` error naming where it pointed (:func:`endpoint_problem` is also the
+account form's check).
+
 Providers with richer error bodies (Meta's ``{"error": {"code": …}}``) pass
 their own ``raise_for_response`` that refines the mapping and falls back to
 :func:`raise_for_response` here. No Odoo import.
 """
 
+import ipaddress
 import json as jsonlib
+from urllib.parse import urlsplit
 
 import requests
 
@@ -26,6 +36,32 @@ from .base import PermanentError, TemporaryError
 
 USER_AGENT = "odoo-spoki-whatsapp/18.0"
 DEFAULT_TIMEOUT = 10.0
+
+
+def _is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def endpoint_problem(url):
+    """Why ``url`` can't carry credentials ('' when it can): it must be an
+    absolute ``https://`` URL with a host; ``http://`` only to a loopback host."""
+    try:
+        parts = urlsplit((url or "").strip())
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "not a valid URL"
+    if not host:
+        return "not an absolute URL"
+    if parts.scheme == "https":
+        return ""
+    if parts.scheme == "http" and _is_loopback(host):
+        return ""
+    return "not https"
 
 
 def decode_json(response):
@@ -124,14 +160,19 @@ class JsonHttpClient:
 
     def request(self, method, path, json=None, params=None, headers=None):
         """Perform the call; returns the decoded JSON body (``{}`` if empty)."""
+        url = self.url(path)
+        problem = endpoint_problem(url)
+        if problem:
+            raise PermanentError(f"Refused provider endpoint {url!r}: {problem}", code="config")
         try:
             response = self.session.request(
                 method,
-                self.url(path),
+                url,
                 json=json,
                 params=params,
                 headers=headers,
                 timeout=self.timeout,
+                allow_redirects=False,  # the auth headers must not follow a redirect
             )
         except requests.Timeout as exc:
             raise TemporaryError(
@@ -151,6 +192,14 @@ class JsonHttpClient:
             ) from exc
         except requests.RequestException as exc:
             raise TemporaryError(f"HTTP error: {exc}", code="connection") from exc
+        if 300 <= response.status_code < 400:
+            raise PermanentError(
+                f"The provider endpoint redirects (HTTP {response.status_code} to "
+                f"{response.headers.get('Location') or '?'}): not followed with credentials, "
+                "set the final https URL as the endpoint",
+                code="config",
+                http_status=response.status_code,
+            )
         return self._raise_for_response(response, decode_json(response))
 
     def get(self, path, params=None, headers=None):

@@ -1,0 +1,148 @@
+"""Transport hygiene of the real providers' HTTP client (issue 11): credentials
+travel only over https (plain http only to loopback, for the fake server),
+and a redirect is never followed with them."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from spoki_whatsapp.tests.fake_provider import FakeProvider
+from spoki_whatsapp.tools.providers import PermanentError, get_provider
+from spoki_whatsapp.tools.providers.http import JsonHttpClient, endpoint_problem
+
+TO = "+393331234567"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://graph.facebook.com",
+        "https://app.spoki.it/api/1",
+        "http://127.0.0.1:8069",
+        "http://127.3.4.5/x",
+        "http://localhost:1234/api/1",
+        "http://[::1]:9000",
+    ],
+)
+def test_allowed_endpoints(url):
+    assert endpoint_problem(url) == ""
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://graph.facebook.com",
+        "http://10.0.0.1/api",
+        "http://localhost.evil.example",
+        "http://127.0.0.1.nip.io",
+        "ftp://127.0.0.1",
+        "graph.facebook.com",
+        "",
+        None,
+        "https://",
+        "http://[::1",
+    ],
+)
+def test_refused_endpoints(url):
+    assert endpoint_problem(url)
+
+
+class _Recorder(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def _server(handler_cls):
+    server = _Recorder(("127.0.0.1", 0), handler_cls)
+    server.hits = []
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+class _Target(BaseHTTPRequestHandler):
+    """Where a redirect points: records what reaches it."""
+
+    def log_message(self, *args):
+        pass
+
+    def _any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.server.hits.append(dict(self.headers.items()))
+        body = b'{"messages": [{"id": "wamid.STOLEN"}], "id": 1}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _any
+
+
+def _redirector(location, status):
+    class _Redirect(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _any(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            self.server.hits.append(self.path)
+            self.send_response(status)
+            self.send_header("Location", location + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _any
+
+    return _Redirect
+
+
+@pytest.fixture
+def target():
+    server = _server(_Target)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("provider", ["meta", "spoki"])
+def test_redirect_is_not_followed_with_credentials(target, status, provider):
+    target_url = f"http://127.0.0.1:{target.server_address[1]}"
+    redirector = _server(_redirector(target_url, status))
+    try:
+        with FakeProvider() as fake:
+            base = f"http://127.0.0.1:{redirector.server_address[1]}"
+            config = fake.meta_config(endpoint=base) if provider == "meta" else fake.spoki_config(endpoint=base)
+            client = get_provider(provider, config)
+            with pytest.raises(PermanentError) as err:
+                client.send_text(TO, "hi", "k-redirect")
+        assert err.value.code == "config"
+        assert target_url in str(err.value)
+        assert len(redirector.hits) == 1
+        assert target.hits == []  # neither the token nor the message reached the redirect's target
+    finally:
+        redirector.shutdown()
+        redirector.server_close()
+
+
+def test_plain_http_endpoint_is_refused_before_connecting(target):
+    client = get_provider("meta", FakeProvider().meta_config(endpoint="http://graph.example.com"))
+    with pytest.raises(PermanentError) as err:
+        client.send_text(TO, "hi", "k")
+    assert err.value.code == "config"
+    assert "not https" in str(err.value)
+
+
+def test_absolute_url_must_be_https_too(target):
+    """An absolute URL (e.g. a paging link the provider answered) goes through
+    the same check as the base URL."""
+    client = JsonHttpClient("https://graph.facebook.com", headers={"Authorization": "Bearer t"})
+    with pytest.raises(PermanentError) as err:
+        client.get("http://attacker.example/steal")
+    assert err.value.code == "config"
+    local = f"http://127.0.0.1:{target.server_address[1]}/ok"
+    assert client.get(local)["id"] == 1
+    assert target.hits[0]["Authorization"] == "Bearer t"
