@@ -1,9 +1,10 @@
 import secrets
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from ..tools.providers import get_provider, provider_class, provider_selection
+from ..tools.providers.http import endpoint_problem
 from ..tools.vocabulary import PHONE_STATUS, QUALITY
 
 # Fields holding secrets: readable only by WhatsApp managers (field ``groups``),
@@ -134,6 +135,21 @@ class SpokiAccount(models.Model):
             else:
                 account.tier_limit = account.tier_level_id.max_users
 
+    @api.constrains("api_endpoint")
+    def _check_api_endpoint(self):
+        """Credentials travel only over https (plain http only to this
+        machine: the tests' fake provider); the HTTP client refuses the same."""
+        for account in self.sudo():
+            if account.api_endpoint and endpoint_problem(account.api_endpoint):
+                raise ValidationError(
+                    self.env._(
+                        "The API endpoint of %(account)s must be an https:// address "
+                        "(plain http:// only to this machine): %(url)s",
+                        account=account.name,
+                        url=account.api_endpoint,
+                    )
+                )
+
     @api.onchange("tier_policy")
     def _onchange_tier_policy(self):
         if self.tier_level_id.policy != self.tier_policy:
@@ -183,8 +199,14 @@ class SpokiAccount(models.Model):
     # ACTIONS
     # ------------------------------------------------------------
 
+    def _check_manage_access(self):
+        """Account actions are for the managers of the account's company:
+        checked before any sudo() or provider call."""
+        self.check_access("write")
+
     def action_refresh_status(self):
         """Read quality, phone status, limit and credit back from the provider."""
+        self._check_manage_access()
         for account in self:
             info = account._get_provider().get_account_info()
             vals = {"quality": info.quality, "phone_status": info.phone_status}
@@ -196,6 +218,7 @@ class SpokiAccount(models.Model):
         return True
 
     def action_regenerate_verify_token(self):
+        self._check_manage_access()
         for account in self.sudo():
             account.webhook_verify_token = secrets.token_urlsafe(24)
 

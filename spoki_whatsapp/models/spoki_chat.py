@@ -1,12 +1,14 @@
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..tools.template_rules import _CODE_RE, _STYLE_RES
 from ..tools.vocabulary import SERVICE_WINDOW
 
 TRANSCRIPT_LIMIT = 300
+#: written only by the product's own paths (sudo) once the chat exists
+FIXED_FIELDS = ("account_id", "wa_phone", "partner_id", "last_message_date", "last_direction")
 
 TICK_STYLE = {
     "queued": ("🕓", "#8696a0"),
@@ -122,6 +124,45 @@ class SpokiChat(models.Model):
             chat.composer_missing = ", ".join(rendered["missing"]) or False
 
     # ------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        Message = self.env["spoki.message"]
+        for vals in vals_list:
+            if vals.get("wa_phone"):
+                vals["wa_phone"] = Message._normalize_number(vals["wa_phone"], vals.get("account_id"))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        """The number, the account and the contact of a chat are fixed once
+        it exists (its messages, window and opt-out are those of that number
+        on that account), and its activity markers are kept by the product:
+        only the product's own paths (sudo) change them. A user may link a
+        chat without a contact to a contact with the same number."""
+        if not self.env.su:
+            fixed = sorted(set(vals) & set(FIXED_FIELDS))
+            if fixed == ["partner_id"] and self._can_link_partner(vals["partner_id"]):
+                fixed = []
+            if fixed:
+                raise AccessError(
+                    self.env._(
+                        "The number, WhatsApp account and contact of a chat can't be changed: open the chat "
+                        "of the other number or contact instead."
+                    )
+                )
+        if vals.get("wa_phone"):
+            vals = dict(
+                vals, wa_phone=self.env["spoki.message"]._normalize_number(vals["wa_phone"], self.account_id[:1].id)
+            )
+        return super().write(vals)
+
+    def _can_link_partner(self, partner_id):
+        partner = self.env["res.partner"].browse(partner_id)
+        return bool(partner) and all(not chat.partner_id and chat.wa_phone == partner.wa_phone for chat in self)
+
+    # ------------------------------------------------------------
     # RENDERING
     # ------------------------------------------------------------
 
@@ -178,6 +219,7 @@ class SpokiChat(models.Model):
 
     def action_send_text(self):
         self.ensure_one()
+        self.check_access("write")
         self._check_can_send()
         message = self.env["spoki.message"]._enqueue_text(
             self.account_id, self.wa_phone, self.composer_body or "", partner=self.partner_id
@@ -188,6 +230,7 @@ class SpokiChat(models.Model):
 
     def action_send_template(self):
         self.ensure_one()
+        self.check_access("write")
         self._check_can_send()
         if not self.composer_template_id:
             raise UserError(self.env._("Choose an approved template."))
@@ -247,6 +290,7 @@ class SpokiChat(models.Model):
 
     @api.model
     def _get_or_create(self, account, number, partner=None):
+        number = self.env["spoki.message"]._normalize_number(number, account.id)
         chat = self.sudo().search([("account_id", "=", account.id), ("wa_phone", "=", number)], limit=1)
         if not chat:
             chat = self.sudo().create(

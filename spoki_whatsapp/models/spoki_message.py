@@ -21,11 +21,13 @@ import threading
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import config
 from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.sql import create_index, drop_index, make_index_name
 from odoo.tools.translate import LazyTranslate
 
+from ..tools.phone import is_e164, normalize_phone
 from ..tools.vocabulary import MESSAGE_STATES, STATE_TICKS
 
 _logger = logging.getLogger(__name__)
@@ -55,11 +57,27 @@ ERROR_REASONS = {
 }
 
 
-def spoki_now(env):
-    """Current time for the messaging engine: ``context['spoki_clock']`` (a
-    datetime or a zero-argument callable returning one) lets tests move the
-    24-hour windows without sleeping; otherwise now (naive UTC)."""
+def clock_allowed():
+    """The context clock moves time only in tests: Odoo runs with
+    ``--test-enable`` or the current thread is a test thread."""
+    return bool(config["test_enable"] or getattr(threading.current_thread(), "testing", False))
+
+
+def context_clock(env):
+    """``context['spoki_clock']`` (a datetime, a string or a zero-argument
+    callable returning one) when tests may move time, else None: in production
+    a context clock sent by a client (RPC context) is ignored everywhere."""
     clock = env.context.get("spoki_clock")
+    if not clock or not clock_allowed():
+        return None
+    return clock
+
+
+def spoki_now(env):
+    """Current time for the messaging engine: the test clock
+    (:func:`context_clock`) lets tests move the 24-hour windows without
+    sleeping; otherwise now (naive UTC)."""
+    clock = context_clock(env)
     if callable(clock):
         return clock()
     if clock:
@@ -200,21 +218,71 @@ class SpokiMessage(models.Model):
     # CRUD
     # ------------------------------------------------------------
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_ledger_write()
+        for vals in vals_list:
+            if vals.get("wa_phone"):
+                vals["wa_phone"] = self._normalize_number(vals["wa_phone"], vals.get("account_id"))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_ledger_write()
+        if vals.get("wa_phone"):
+            vals = dict(vals, wa_phone=self._normalize_number(vals["wa_phone"], self.account_id[:1].id))
+        return super().write(vals)
+
     def unlink(self):
-        if not self.env.su and not self.env.user.has_group("base.group_system"):
-            raise UserError(
-                self.env._("WhatsApp messages are a permanent ledger: archive them instead of deleting them.")
-            )
+        self._check_ledger_write(
+            self.env._("WhatsApp messages are a permanent ledger: archive them instead of deleting them.")
+        )
         return super().unlink()
+
+    def _check_ledger_write(self, message=None):
+        """The ledger is written only by the product's own paths (enqueue,
+        campaigns, the send queue, provider events), all with sudo() after
+        their own checks: a plain create/write/unlink, by an agent or a
+        manager, is refused whatever the access rights say. Forged rows
+        (an incoming message opening a window, an opt-out confirmation, another
+        sender, a state or a limit flag) would bypass the opt-out, the 24-hour
+        rule and the tier limit."""
+        if not self.env.su:
+            raise AccessError(
+                message
+                or self.env._(
+                    "WhatsApp messages are written only by WhatsApp itself (sending, the send queue, provider "
+                    "events): they can't be created or changed by hand."
+                )
+            )
+
+    @api.model
+    def _normalize_number(self, number, account_id=None):
+        """E.164 form of ``number`` (the account's company country for a
+        national number), so that every comparison on numbers — opt-outs,
+        windows, limits, chats — sees one spelling per person; unparsable
+        input is kept as written (the queue fails it as an invalid number)."""
+        number = str(number).strip()
+        if is_e164(number):
+            return number
+        country = self.env["spoki.account"].sudo().browse(account_id).company_id.country_id if account_id else None
+        return normalize_phone(number, country.code if country else None).e164 or number
 
     # ------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------
 
+    def _check_manager(self):
+        """Ledger corrections (retry, archive) are for WhatsApp managers of the
+        messages' company: checked as the user, then done with sudo()."""
+        self.check_access("read")
+        if not self.env.su and not self.env.user.has_group("spoki_whatsapp.group_spoki_manager"):
+            raise AccessError(self.env._("Only WhatsApp managers can retry or archive WhatsApp messages."))
+
     def action_retry(self):
         """Put failed outgoing messages back in the queue (a new attempt,
         all rules checked again)."""
-        to_retry = self.filtered(lambda m: m.direction == "outgoing" and m.state == "failed")
+        self._check_manager()
+        to_retry = self.sudo().filtered(lambda m: m.direction == "outgoing" and m.state == "failed")
         to_retry.write(
             {
                 "state": "queued",
@@ -229,8 +297,17 @@ class SpokiMessage(models.Model):
             to_retry.account_id[:1]._spoki_trigger_send()
         return True
 
+    def action_archive(self):
+        self._check_manager()
+        return super(SpokiMessage, self.sudo()).action_archive()
+
+    def action_unarchive(self):
+        self._check_manager()
+        return super(SpokiMessage, self.sudo()).action_unarchive()
+
     def action_open_chat(self):
         self.ensure_one()
+        self.check_access("read")
         chat = self.env["spoki.chat"]._get_or_create(self.account_id, self.wa_phone, self.partner_id)
         return chat._action_open()
 

@@ -23,6 +23,7 @@ from odoo.addons.base.models.res_partner import _lang_get
 from ..tools import template_rules
 from ..tools.providers.base import ProviderError, TemplateSpec, utcnow
 from .spoki_dynamic_value import parse_typed
+from .spoki_message import context_clock
 
 _logger = logging.getLogger(__name__)
 
@@ -267,11 +268,13 @@ class SpokiTemplate(models.Model):
         }
 
     def action_request_approval(self):
+        self.check_access("write")  # before the provider hears of it
         for template in self:
             template._request_approval()
         return True
 
     def action_sync_status(self):
+        self.check_access("write")
         self._sync_status()
         return True
 
@@ -321,7 +324,7 @@ class SpokiTemplate(models.Model):
         )
         # Example values of the parameters, required by Meta's review.
         spec.examples = self._example_values(mapping)
-        clock = self.env.context.get("spoki_clock")
+        clock = context_clock(self.env)
         provider = self.account_id._get_provider(clock=clock)
         try:
             status = provider.submit_template(spec)
@@ -385,7 +388,7 @@ class SpokiTemplate(models.Model):
         self.env["ir.cron"]._notify_progress(done=len(templates), remaining=max(remaining - len(templates), 0))
 
     def _sync_status(self):
-        clock = self.env.context.get("spoki_clock")
+        clock = context_clock(self.env)
         for account, templates in self.filtered("external_id").grouped("account_id").items():
             provider = account._get_provider(clock=clock)
             for template in templates:

@@ -13,3 +13,5 @@ from . import test_message_concurrency
 from . import test_campaign
 from . import test_webhook
 from . import test_i18n
+from . import test_access_ledger
+from . import test_access_accounts

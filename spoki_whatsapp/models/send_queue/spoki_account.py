@@ -46,14 +46,21 @@ class SpokiAccount(models.Model):
 
     def _limit_group(self):
         """Accounts sharing this account's messaging limit (itself included):
-        under the Meta policy the accounts of the same business portfolio,
-        otherwise the account alone."""
+        under the Meta policy the accounts of the same business portfolio
+        (and company: a portfolio never spans companies), otherwise the
+        account alone."""
         self.ensure_one()
         if self.tier_policy == "meta" and self.portfolio:
             return (
                 self.sudo()
                 .with_context(active_test=False)
-                .search([("tier_policy", "=", "meta"), ("portfolio", "=", self.portfolio)])
+                .search(
+                    [
+                        ("tier_policy", "=", "meta"),
+                        ("portfolio", "=", self.portfolio),
+                        ("company_id", "=", self.company_id.id),
+                    ]
+                )
             )
         return self.sudo()
 

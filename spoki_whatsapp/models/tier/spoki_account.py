@@ -13,7 +13,8 @@ invariants; the rules themselves are plain Python in ``tools/tier_policy.py``.
 
 Every method takes ``now`` or reads the injectable clock
 ``self.env.context['spoki_clock']`` (a datetime or a zero-argument callable
-returning a naive UTC datetime), so that tests never sleep.
+returning a naive UTC datetime), so that tests never sleep; outside tests the
+context clock is ignored (``spoki_message.context_clock``).
 """
 
 import logging
@@ -33,6 +34,7 @@ from ...tools.vocabulary import (
     worst_phone_status,
     worst_quality,
 )
+from ..spoki_message import context_clock
 
 _logger = logging.getLogger(__name__)
 
@@ -124,7 +126,8 @@ class SpokiAccount(models.Model):
         "Blocking reasons",
         readonly=True,
         copy=False,
-        help="Codes: top_level, quality_low, phone_flagged, limit_not_reached_yet, wait_48h, threshold_not_met.",
+        help="Codes: top_level, quality_low, phone_flagged, limit_not_reached_yet, wait_48h, threshold_not_met, "
+        "status_unknown.",
     )
     tier_outlook_text = fields.Text("Outlook", compute="_compute_tier_outlook_text")
     tier_history_count = fields.Integer(compute="_compute_tier_history_count")
@@ -177,6 +180,7 @@ class SpokiAccount(models.Model):
     def action_tier_compute_now(self):
         """Run the tier tracking now for these numbers (and the numbers sharing
         their limit): counters, outlook, promotion, quality guard, history."""
+        self._check_manage_access()
         accounts = self.env["spoki.account"]
         for account in self:
             accounts |= account._tier_scope_accounts()
@@ -185,6 +189,7 @@ class SpokiAccount(models.Model):
 
     def action_view_tier_history(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("spoki_whatsapp.spoki_tier_history_action")
         action["domain"] = [("account_id", "in", self._tier_scope_accounts().ids)]
         action["context"] = {"search_default_groupby_account": 1} if self.tier_scope_size > 1 else {}
@@ -356,7 +361,7 @@ class SpokiAccount(models.Model):
         grouping as the send queue's ``_limit_group``)."""
         self.ensure_one()
         if self.tier_policy == "meta" and self.portfolio:
-            return ("portfolio", self.portfolio)
+            return ("portfolio", self.company_id.id, self.portfolio)
         return ("account", self.id)
 
     def _tier_scope_accounts(self):
@@ -585,7 +590,7 @@ class SpokiAccount(models.Model):
     def _tier_fetch_account_info(self):
         """Seam: the provider's ``AccountInfo`` (quality, status, limit, credit)."""
         self.ensure_one()
-        return self._get_provider(clock=self.env.context.get("spoki_clock")).get_account_info()
+        return self._get_provider(clock=context_clock(self.env)).get_account_info()
 
     def _tier_read_provider_status(self):
         """Read quality, phone status, limit and credit back from real providers
@@ -641,7 +646,7 @@ class SpokiAccount(models.Model):
     def _tier_now(self, now=None):
         """``now`` if given, else the injected clock, else the current UTC time."""
         if now is None:
-            now = self.env.context.get("spoki_clock")
+            now = context_clock(self.env)
             if callable(now):
                 now = now()
         if now is None or now is False:
@@ -699,6 +704,7 @@ class SpokiAccount(models.Model):
             )
             labels = {
                 "quality_low": _("the quality rating is low"),
+                "status_unknown": _("the provider has not reported the quality rating or the phone status"),
                 "phone_flagged": _("the number is flagged"),
                 "limit_not_reached_yet": _(
                     "the daily limit (%(limit)s) has not been reached yet at this tier",
