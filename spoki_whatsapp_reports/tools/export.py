@@ -1,4 +1,12 @@
-"""CSV and XLSX writers shared by the monthly report and the chart download. Pure Python."""
+"""CSV and XLSX writers shared by the monthly report and the chart download. Pure Python.
+
+Cells written from user data (account names, labels…) never become formulas
+(OWASP "CSV injection"): in CSV a text starting with ``= + - @``, a tab or a
+carriage return gets a leading ``'`` — the rule of the CSV tool's writer
+(``spoki_whatsapp_csv/tools/writer.py``); in XLSX every text is written as a
+string cell, which a spreadsheet shows as is and never evaluates (so an E.164
+number stays ``+393471234567``, without a quote). Numbers and dates stay typed.
+"""
 
 import csv
 import io
@@ -11,6 +19,7 @@ CSV_MIMETYPE = "text/csv;charset=utf-8"
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_value(value):
@@ -20,6 +29,8 @@ def _csv_value(value):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
     return value
 
 
@@ -27,7 +38,7 @@ def csv_bytes(header, rows, delimiter=","):
     """UTF-8 CSV (with BOM, so spreadsheets detect the encoding)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([_csv_value(value) for value in header])
     for row in rows:
         writer.writerow([_csv_value(value) for value in row])
     return buffer.getvalue().encode("utf-8-sig")
@@ -68,9 +79,11 @@ def xlsx_bytes(sheets):
             for index, value in enumerate(values):
                 if index < len(widths):
                     widths[index] = max(widths[index], len(str(_csv_value(value))))
-        for row in sheet.iter_rows(min_row=2):
+        for row in sheet.iter_rows():
             for cell in row:
-                if isinstance(cell.value, datetime):
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # text, never a formula (openpyxl reads "=…" as one)
+                elif isinstance(cell.value, datetime):
                     cell.number_format = "yyyy-mm-dd hh:mm:ss"
                 elif isinstance(cell.value, date):
                     cell.number_format = "yyyy-mm-dd"
