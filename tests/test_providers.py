@@ -315,7 +315,7 @@ def test_meta_submit_template_twice_is_a_permanent_error(fake, meta):
         ("GREEN", "RATE_LIMITED", "TIER_2K", ("high", "restricted", 2000)),
         ("GREEN", "CONNECTED", "TIER_100K", ("high", "connected", 100000)),
         ("GREEN", "CONNECTED", "TIER_UNLIMITED", ("high", "connected", 0)),
-        ("UNKNOWN", "CONNECTED", "SOMETHING_NEW", ("high", "connected", None)),
+        ("UNKNOWN", "CONNECTED", "SOMETHING_NEW", ("unknown", "connected", None)),
     ],
 )
 def test_meta_account_info_mapping(fake, meta, quality, status, tier, expected):

@@ -258,6 +258,7 @@ def test_blocked_codes_are_documented():
             unique_7d=0,
         ),
         guide(limit_reached_at=NOW),
+        guide(quality="unknown"),
     ):
         seen.update(out.blocked_reasons)
     assert seen <= set(BLOCK_CODES)
@@ -377,3 +378,35 @@ def test_simulate_meta_growth_and_quality():
     assert {d.level_index for d in low} == {2}
     mixed = simulate("meta", [250, 250], START, quality=["low", "high"])
     assert [d.level_index for d in mixed] == [0, 0]
+
+
+# ------------------------------------------------------------ unknown statuses
+
+
+@pytest.mark.parametrize("policy", ["guide", "meta"])
+@pytest.mark.parametrize(
+    "quality, phone_status", [("unknown", "connected"), ("high", "unknown"), ("unknown", "unknown")]
+)
+def test_unknown_status_never_promotes(policy, quality, phone_status):
+    """A quality or phone status the provider didn't report is not a good
+    one: everything else qualifies, yet no promotion and no forecast."""
+    build = guide if policy == "guide" else meta
+    out = build(quality=quality, phone_status=phone_status)
+    assert out.action == "stay"
+    assert out.blocked_reasons == ["status_unknown"]
+    assert out.earliest_promotion is None
+    assert "unknown" in out.reason.lower()
+    assert build(quality="high", phone_status="connected").action == "promote"
+
+
+@pytest.mark.parametrize(
+    "quality, phone_status", [("unknown", "flagged"), ("low", "unknown"), ("unknown", "unknown")]
+)
+def test_unknown_status_never_demotes(quality, phone_status):
+    """Nor is it a bad one: the guide demotes on low quality AND flagged only."""
+    assert guide(level_index=2, quality="low", phone_status="flagged").action == "demote"
+    out = guide(level_index=2, quality=quality, phone_status=phone_status)
+    assert out.action == "stay"
+    assert out.new_level_index == 2
+    assert "status_unknown" in out.blocked_reasons
+    assert ("quality_low" in out.blocked_reasons) == (quality == "low")

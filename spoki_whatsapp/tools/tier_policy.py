@@ -32,6 +32,10 @@ Two policies are modelled, and every number lives in the ``POLICIES`` table
     6 h: the forecast is ``(Snapshot.threshold_met_at or now) + 6 h``. No flagged
     state, no 48 h wait and no downgrade for quality.
 
+Both: a quality or phone status the provider didn't report (``'unknown'``) is
+never taken for a good one — it blocks a promotion (``status_unknown``) — nor
+for a bad one: it demotes nothing.
+
 All datetimes are naive UTC (Odoo's convention); timezone-aware values are
 rejected with ``ValueError`` so the two are never mixed silently.
 """
@@ -44,6 +48,8 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from .vocabulary import PHONE_STATUS_RANK, QUALITY_RANK
+
+UNKNOWN = "unknown"
 
 __all__ = [
     "BLOCK_CODES",
@@ -81,6 +87,7 @@ BLOCK_CODES = (
     "limit_not_reached_yet",  # guide only: the daily limit was never hit at this tier
     "wait_48h",  # guide only: < 48 h since the daily limit was first hit
     "threshold_not_met",  # not enough unique users in the last 7 days
+    "status_unknown",  # the quality rating or the phone status is 'unknown'
 )
 
 
@@ -345,6 +352,8 @@ def _promotion_reason(outlook, snap, rules, blocked, time_floor):
         return reason
     if blocked == ["wait_48h"]:
         return f"Promotion to {_fmt_limit(outlook.next_limit)} possible from {time_floor:%Y-%m-%d %H:%M} UTC"
+    if "status_unknown" in blocked:
+        return "Quality rating or phone status unknown: no promotion"
     if "quality_low" in blocked:
         return "Quality rating is low: no promotion"
     if "phone_flagged" in blocked:
@@ -393,7 +402,9 @@ def evaluate(policy_key, snapshot):
     outlook.threshold_7d = threshold_7d(policy.key, index)
     outlook.needed_7d = max(0, outlook.threshold_7d - max(0, snap.unique_7d))
     blocked = []
-    if snap.quality not in rules.ok_qualities:
+    if UNKNOWN in (snap.quality, snap.phone_status):
+        blocked.append("status_unknown")  # not known to be good: no promotion
+    if snap.quality != UNKNOWN and snap.quality not in rules.ok_qualities:
         blocked.append("quality_low")
     if snap.phone_status in rules.blocking_statuses:
         blocked.append("phone_flagged")

@@ -46,11 +46,14 @@ LIMIT_WINDOW = timedelta(hours=24)
 
 # -- account status -----------------------------------------------------------------
 
-QUALITY = [("high", "High"), ("medium", "Medium"), ("low", "Low")]
-#: Higher is worse; a portfolio shows its worst member.
-QUALITY_RANK = {"high": 0, "medium": 1, "low": 2}
-PHONE_STATUS = [("connected", "Connected"), ("flagged", "Flagged"), ("restricted", "Restricted")]
-PHONE_STATUS_RANK = {"connected": 0, "restricted": 1, "flagged": 2}
+#: 'unknown': the provider didn't say (a new number, a value we don't know) —
+#: never assumed good: it blocks tier promotions but demotes nothing.
+QUALITY = [("high", "High"), ("medium", "Medium"), ("low", "Low"), ("unknown", "Unknown")]
+#: Higher is worse; a portfolio shows its worst member (unknown hides a good
+#: rating, not a known bad one).
+QUALITY_RANK = {"high": 0, "unknown": 1, "medium": 2, "low": 3}
+PHONE_STATUS = [("connected", "Connected"), ("flagged", "Flagged"), ("restricted", "Restricted"), ("unknown", "Unknown")]
+PHONE_STATUS_RANK = {"connected": 0, "unknown": 1, "restricted": 2, "flagged": 3}
 
 
 def worst_quality(qualities):

@@ -114,8 +114,8 @@ class TemplateStatus:
 
 @dataclass
 class AccountInfo:
-    quality: str = "high"  # high / medium / low
-    phone_status: str = "connected"  # connected / flagged / restricted
+    quality: str = "unknown"  # high / medium / low / unknown
+    phone_status: str = "unknown"  # connected / flagged / restricted / unknown
     tier_limit: int | None = None  # unique users / 24 h; 0 = unlimited; None = unknown
     credit: float | None = None
 

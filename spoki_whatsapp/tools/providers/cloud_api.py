@@ -33,8 +33,11 @@ OUTSIDE_WINDOW_CODE = 131047  # re-engagement message: more than 24 h since last
 #: token expired / invalid / missing permission
 AUTH_CODES = {190, 102, 10, 3}
 
-#: quality rating (Meta: GREEN/YELLOW/RED; Spoki also HIGH/MEDIUM/LOW) → ours
+#: quality rating (Meta: GREEN/YELLOW/RED; Spoki also HIGH/MEDIUM/LOW) → ours;
+#: anything else (Meta's UNKNOWN / NA for a new number, a value we don't know,
+#: nothing) is 'unknown' — never assumed good.
 QUALITY_MAP = {"GREEN": "high", "HIGH": "high", "YELLOW": "medium", "MEDIUM": "medium", "RED": "low", "LOW": "low"}
+#: phone status → ours; anything else is 'unknown', never 'connected'
 PHONE_STATUS_MAP = {
     "CONNECTED": "connected",
     "FLAGGED": "flagged",

@@ -299,7 +299,7 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
             self.phone_number_id,
             params={"fields": "quality_rating,messaging_limit_tier,status,name_status"},
         )
-        quality = QUALITY_MAP.get((answer.get("quality_rating") or "").upper(), "high")
-        phone_status = PHONE_STATUS_MAP.get((answer.get("status") or "").upper(), "connected")
+        quality = QUALITY_MAP.get((answer.get("quality_rating") or "").upper(), "unknown")
+        phone_status = PHONE_STATUS_MAP.get((answer.get("status") or "").upper(), "unknown")
         tier = TIER_MAP.get((answer.get("messaging_limit_tier") or "").upper())
         return AccountInfo(quality=quality, phone_status=phone_status, tier_limit=tier, credit=None)

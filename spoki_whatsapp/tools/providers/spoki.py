@@ -493,9 +493,9 @@ class SpokiProvider(WhatsAppProvider):
             account = items[0] if items else {}
         quality = QUALITY_MAP.get(
             str(account.get("quality_score") or account.get("quality_rating") or "").upper(),
-            "high",
+            "unknown",
         )
-        phone_status = PHONE_STATUS_MAP.get(str(account.get("phone_status") or "").upper(), "connected")
+        phone_status = PHONE_STATUS_MAP.get(str(account.get("phone_status") or "").upper(), "unknown")
         tier = None
         if account.get("messaging_limit_tier"):
             tier = TIER_MAP.get(str(account["messaging_limit_tier"]).upper())
