@@ -172,6 +172,12 @@ class SpokiTemplate(models.Model):
     rejected_reason = fields.Text("Rejection reason", copy=False, readonly=True, tracking=True)
     request_date = fields.Datetime("Requested on", copy=False, readonly=True)
     status_date = fields.Datetime("Status updated on", copy=False, readonly=True)
+    provider_status_at = fields.Datetime(
+        "Provider status time",
+        copy=False,
+        readonly=True,
+        help="When the provider set the status last applied: an older status event is ignored.",
+    )
 
     # ------------------------------------------------------------
     # COMPUTE
@@ -402,36 +408,50 @@ class SpokiTemplate(models.Model):
                 template._apply_status(status.status, status.reason, clock=clock)
 
     @api.model
-    def _apply_provider_status(self, external_id, status, reason=""):
+    def _apply_provider_status(self, external_id, status, reason="", account=None, timestamp=None):
         """Apply a status reported by the provider (webhook). ``external_id``
         may be one of the ids of a multi-language Meta template (stored as
         'id1,id2'): a per-language rejection rejects the template, other
         per-language statuses only move it to in review and the poll then
-        reads the aggregated status. Returns the templates changed."""
+        reads the aggregated status.
+
+        ``account``: the account the event arrived for — only its templates
+        are touched. ``timestamp``: when the provider changed the status
+        (None: now); an event older than the last one applied
+        (``provider_status_at``) never undoes it — an old APPROVED replayed
+        after a REJECTED is ignored. Returns the templates changed."""
         external_id = str(external_id or "").strip()
         if not external_id or status not in PROVIDER_STATES:
             return self.browse()
-        templates = (
-            self.sudo()
-            .with_context(active_test=False)
-            .search(
-                [
-                    "|",
-                    "|",
-                    "|",
-                    ("external_id", "=", external_id),
-                    ("external_id", "=like", f"{external_id},%"),
-                    ("external_id", "=like", f"%,{external_id}"),
-                    ("external_id", "=like", f"%,{external_id},%"),
-                ]
-            )
-        )
+        domain = [
+            "|",
+            "|",
+            "|",
+            ("external_id", "=", external_id),
+            ("external_id", "=like", f"{external_id},%"),
+            ("external_id", "=like", f"%,{external_id}"),
+            ("external_id", "=like", f"%,{external_id},%"),
+        ]
+        if account is not None:
+            domain = expression.AND([[("account_id", "=", account.id)], domain])
+        when = timestamp or utcnow()
         changed = self.browse()
-        for template in templates:
+        for template in self.sudo().with_context(active_test=False).search(domain):
+            if template.provider_status_at and when < template.provider_status_at:
+                _logger.info(
+                    "WhatsApp template %s: %s status of %s ignored, older than the one applied (%s)",
+                    template.id,
+                    status,
+                    when,
+                    template.provider_status_at,
+                )
+                continue
             partial = template.external_id != external_id
             new_status = "in_review" if partial and status == "approved" else status
-            if template._apply_status(new_status, reason):
+            if template._apply_status(new_status, reason, clock=lambda when=when: when):
                 changed |= template
+            elif template.state == new_status:
+                template.provider_status_at = when  # the same status, newer: later events compare to it
         return changed
 
     def _apply_status(self, status, reason="", clock=None):
@@ -444,7 +464,8 @@ class SpokiTemplate(models.Model):
             or STATE_RANK[status] < STATE_RANK[self.state]
         ):
             return False
-        vals = {"state": status, "status_date": (clock or utcnow)()}
+        when = (clock or utcnow)()
+        vals = {"state": status, "status_date": when, "provider_status_at": when}
         if status == "rejected":
             vals["rejected_reason"] = reason or self.env._("No reason given by the provider.")
         elif status == "approved":

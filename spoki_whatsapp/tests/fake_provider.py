@@ -801,12 +801,13 @@ def _meta_error(code, message, error_type="OAuthException", details=None):
 
 
 # -- Meta webhook builders (for webhook controller tests) ----------------------
-def meta_webhook(changes, waba_id=WABA_ID):
-    """Envelope: ``changes`` is a list of ``{"field", "value"}``."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": waba_id, "changes": changes}],
-    }
+def meta_webhook(changes, waba_id=WABA_ID, timestamp=None):
+    """Envelope: ``changes`` is a list of ``{"field", "value"}``; ``timestamp``
+    (unix) is the entry's ``time``, as Meta sends it."""
+    entry = {"id": waba_id, "changes": changes}
+    if timestamp is not None:
+        entry["time"] = int(timestamp)
+    return {"object": "whatsapp_business_account", "entry": [entry]}
 
 
 def meta_messages_change(statuses=(), messages=(), contacts=(), phone_number_id=PHONE_NUMBER_ID):
@@ -833,6 +834,7 @@ def meta_status(
     recipient="393331234567",
     error_code=None,
     error_title="",
+    callback_data=None,
 ):
     item = {
         "id": message_id,
@@ -840,6 +842,8 @@ def meta_status(
         "timestamp": str(int(timestamp)),
         "recipient_id": recipient,
     }
+    if callback_data is not None:
+        item["biz_opaque_callback_data"] = callback_data
     if status != "failed":
         item["conversation"] = {
             "id": "CONVERSATION_ID",

@@ -1,7 +1,11 @@
 import json
 import time
+from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
+
+from odoo.addons.spoki_whatsapp.controllers.main import MAX_BODY
+from odoo.addons.spoki_whatsapp.tools.providers.cloud_api import CloudApiWebhook
 
 from . import fake_provider as fp
 from .common import SpokiCommon
@@ -50,7 +54,9 @@ class TestWebhook(HttpCase, SpokiCommon):
         self.assertEqual((ok.status_code, ok.text), (200, "12345"))
         bad = self.url_open(f"{self.url}?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=12345")
         self.assertEqual(bad.status_code, 403)
-        self.assertEqual(self.url_open("/spoki/webhook/999999?hub.mode=subscribe").status_code, 404)
+        # an unknown account answers like a wrong token (issue 11: no account enumeration)
+        unknown = self.url_open("/spoki/webhook/999999?hub.mode=subscribe&hub.verify_token=verify-me")
+        self.assertEqual((unknown.status_code, unknown.text), (403, bad.text))
 
     def test_signature_rejected_changes_nothing(self):
         payload = self._statuses(fp.meta_status("wamid.TEST1", "read", time.time()))
@@ -175,3 +181,103 @@ class TestWebhook(HttpCase, SpokiCommon):
         )
         spoki.spoki_webhook_secret = False
         self.assertEqual(post({"X-Spoki-Signature": fp.spoki_signature("spoki-whsec", raw)}).status_code, 403)
+
+    # -- hygiene -------------------------------------------------------------
+
+    def test_unknown_account_answers_like_a_bad_signature(self):
+        payload = self._statuses(fp.meta_status("wamid.TEST1", "read", time.time()))
+        bad = self._post(payload, secret="another-secret")
+        unknown = self._post(payload, url="/spoki/webhook/999999")
+        self.assertEqual((bad.status_code, bad.text), (403, "Forbidden"))
+        self.assertEqual(
+            (unknown.status_code, unknown.text, unknown.headers.get("Content-Type")),
+            (
+                bad.status_code,
+                bad.text,
+                bad.headers.get("Content-Type"),
+            ),
+        )
+
+    def _padded(self, size):
+        """A signed-able status payload of exactly ``size`` bytes."""
+        payload = self._statuses(fp.meta_status("wamid.TEST1", "read", 1767261660))
+        payload["pad"] = ""
+        raw = json.dumps(payload).encode()
+        payload["pad"] = "x" * (size - len(raw))
+        raw = json.dumps(payload).encode()
+        self.assertEqual(len(raw), size)
+        return raw
+
+    def test_body_over_1_mib_refused_before_hashing(self):
+        """Over 1 MiB: 413 before the signature is computed, whether the size
+        is announced (Content-Length) or only found while reading (chunked);
+        exactly 1 MiB is still accepted."""
+        checks = []
+        original = CloudApiWebhook.verify_webhook
+
+        def counting(provider, headers, raw_body):
+            checks.append(len(raw_body))
+            return original(provider, headers, raw_body)
+
+        big = self._padded(MAX_BODY + 1)
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": fp.meta_signature(SECRET, big)}
+
+        def chunks(raw, size=64 * 1024):
+            for start in range(0, len(raw), size):
+                yield raw[start : start + size]
+
+        with patch.object(CloudApiWebhook, "verify_webhook", counting):
+            announced = self.opener.post(self.base_url() + self.url, data=big, headers=headers, timeout=20)
+            chunked = self.opener.post(self.base_url() + self.url, data=chunks(big), headers=headers, timeout=20)
+            for url in ("/spoki/webhook/999999", "/spoki/webhook/meta"):
+                self.assertEqual(self.opener.post(self.base_url() + url, data=big, headers=headers).status_code, 413)
+            self.assertEqual((announced.status_code, chunked.status_code), (413, 413))
+            self.assertEqual(checks, [], "never hashed")
+            self.sent.invalidate_recordset()
+            self.assertEqual(self.sent.state, "sent")
+            fits = self._padded(MAX_BODY)
+            headers["X-Hub-Signature-256"] = fp.meta_signature(SECRET, fits)
+            ok = self.opener.post(self.base_url() + self.url, data=chunks(fits), headers=headers, timeout=20)
+            self.assertEqual(ok.status_code, 200)
+            self.assertEqual(checks, [MAX_BODY])
+        self.sent.invalidate_recordset()
+        self.assertEqual(self.sent.state, "read")
+
+    # -- template status events -----------------------------------------------
+
+    def _in_review(self, account, external_id, name="Webhook tpl"):
+        template = self.env["spoki.template"].create(
+            {"name": name, "account_id": account.id, "lang": "en_US", "body": "Hello there, welcome!"}
+        )
+        template.write({"state": "in_review", "external_id": external_id})
+        return template
+
+    def test_template_event_only_for_its_account(self):
+        """A template event applies to the templates of the account it arrived
+        for, not to another account's template with the same provider id."""
+        ours = self._in_review(self.account, "9000000077")
+        theirs = self._in_review(self.account_b, "9000000077", name="Other company tpl")
+        payload = fp.meta_webhook([fp.meta_template_change("9000000077", "REJECTED", reason="TAG_CONTENT_MISMATCH")])
+        self.assertEqual(self._post(payload).status_code, 200)
+        (ours | theirs).invalidate_recordset()
+        self.assertEqual((ours.state, ours.rejected_reason), ("rejected", "TAG_CONTENT_MISMATCH"))
+        self.assertEqual(theirs.state, "in_review")
+
+    def test_template_older_event_never_undoes_a_newer_one(self):
+        """Meta retries webhooks for days: an old APPROVED replayed after a
+        REJECTED is ignored; a newer APPROVED (an appeal won) applies."""
+        template = self._in_review(self.account, "9000000078")
+        t0 = 1767261600
+
+        def event(status, at, reason="NONE"):
+            payload = fp.meta_webhook([fp.meta_template_change("9000000078", status, reason=reason)], timestamp=at)
+            self.assertEqual(self._post(payload).status_code, 200)
+            template.invalidate_recordset()
+            return template.state
+
+        self.assertEqual(event("REJECTED", t0 + 600, "INVALID_FORMAT"), "rejected")
+        self.assertEqual(str(template.provider_status_at), "2026-01-01 10:10:00")
+        self.assertEqual(event("APPROVED", t0 + 60), "rejected", "older than the rejection: ignored")
+        self.assertEqual(template.rejected_reason, "INVALID_FORMAT")
+        self.assertEqual(event("APPROVED", t0 + 3600), "approved", "newer: applies")
+        self.assertEqual(event("REJECTED", t0 + 600, "INVALID_FORMAT"), "approved", "the old rejection replayed")

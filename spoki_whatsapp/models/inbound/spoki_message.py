@@ -6,11 +6,14 @@
   safe (a state never goes back);
 * webhooks (``controllers/main.py`` verifies them with the account's provider,
   then hands the payload here): statuses, incoming messages, template reviews;
+  the app-level webhook of a shared Meta app is split by number / WABA and
+  dispatched to the accounts whose secret signed it;
 * incoming messages: stored once per provider id, matched to contacts (or a
   new contact), opening the conversation and the customer-service window,
   opt-out keywords handled.
 """
 
+import json
 import logging
 import time
 from datetime import timedelta
@@ -19,7 +22,7 @@ from odoo import api, models
 from odoo.tools import SQL
 
 from ...tools.phone import normalize_phone
-from ...tools.providers import ProviderError
+from ...tools.providers import ProviderError, provider_class
 from ...tools.vocabulary import STATE_RANK
 
 _logger = logging.getLogger(__name__)
@@ -215,8 +218,55 @@ class SpokiMessage(models.Model):
         self._receive_inbound(account, inbound)
         Template = self.env["spoki.template"].sudo()
         for item in templates:
-            Template._apply_provider_status(item.external_id, item.status, item.reason)
+            Template._apply_provider_status(
+                item.external_id, item.status, item.reason, account=account, timestamp=item.timestamp
+            )
         return len(statuses), len(inbound), len(templates)
+
+    @api.model
+    def _process_app_webhook(self, kind, headers, raw):
+        """An app-level webhook of provider ``kind`` (one Meta app shared by
+        several numbers): the provider splits the payload by destination
+        (``webhook_routes``: phone number id, WABA id); each part goes to the
+        accounts of that destination whose own secret verifies the request's
+        signature — an account whose secret doesn't match gets nothing.
+        Parts without a destination, or with no such account, are dropped and
+        logged. Returns ``(statuses, messages, templates)`` counts, or None
+        when nothing was dispatched (the caller answers like a bad
+        signature: which accounts exist is never told)."""
+        cls = provider_class(kind)
+        routes = getattr(cls, "webhook_routes", None)
+        try:
+            payload = json.loads(raw or b"")
+        except ValueError:
+            payload = None
+        if routes is None or payload is None:
+            _logger.warning("WhatsApp %s app webhook refused: not a JSON payload of that provider", kind)
+            return None
+        parts, dropped = routes(payload)
+        for reason in dropped:
+            _logger.warning("WhatsApp %s app webhook: event dropped (%s)", kind, reason)
+        Account = self.env["spoki.account"].sudo()
+        totals = None
+        for key, value, part in parts:
+            field = cls.config_fields.get(key)
+            candidates = Account.search([("provider", "=", kind), (field, "=", value)]) if field else Account
+            accounts = candidates.filtered(lambda a: a._get_provider().verify_webhook(headers, raw))
+            if not accounts:
+                _logger.warning(
+                    "WhatsApp %s app webhook: events for %s %s dropped: no account with that %s signed by this "
+                    "request (%s with the id)",
+                    kind,
+                    key,
+                    value,
+                    key,
+                    len(candidates),
+                )
+                continue
+            for account in accounts:
+                counts = self._process_webhook(account, part)
+                totals = tuple(a + b for a, b in zip(totals or (0, 0, 0), counts, strict=True))
+        return totals
 
     @api.model
     def _match_partners(self, account, numbers):

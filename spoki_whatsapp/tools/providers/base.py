@@ -110,6 +110,8 @@ class TemplateStatus:
     external_id: str
     status: str  # queued / in_review / approved / rejected
     reason: str = ""
+    #: when the provider changed the status (naive UTC; None = not told)
+    timestamp: datetime | None = None
 
 
 @dataclass

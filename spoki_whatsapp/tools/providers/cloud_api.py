@@ -6,11 +6,14 @@ They are defined here once, for ``meta.py``, ``spoki.py`` and the sandbox.
 
 :class:`CloudApiWebhook` is the Cloud API webhook scheme (the
 ``X-Hub-Signature-256`` header, the ``entry[].changes[]`` payload): the Meta
-provider and the sandbox (which plays Meta in demos and tests) use it.
+provider and the sandbox (which plays Meta in demos and tests) use it;
+:func:`webhook_routes` splits a payload of the app-level webhook (one Meta app,
+several numbers) by the number / WABA each change is for.
 """
 
 import hashlib
 import hmac
+import logging
 import re
 from datetime import datetime, timezone
 
@@ -18,6 +21,7 @@ from ..phone import plus_digits
 from .base import InboundMessage, PermanentError, StatusEvent, TemplateStatus, TemporaryError, header
 
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11, Odoo 18 runs on 3.10+
+_logger = logging.getLogger(__name__)
 
 # -- error codes (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
 #: throttling: app / account / WABA / pair rate limits → retry later
@@ -217,7 +221,60 @@ def _status_event(item):
         timestamp=unix_time(item.get("timestamp")),
         error_code=str(error.get("code") or ""),
         error_message=error.get("title") or error.get("message") or details,
+        # sends carry the message's idempotency key as biz_opaque_callback_data:
+        # an event whose wamid we never stored still finds its message
+        idempotency_key=str(item.get("biz_opaque_callback_data") or ""),
     )
+
+
+def _entry_time(entry):
+    """The ``time`` of a webhook entry (when Meta sent the change), or None."""
+    stamp = entry.get("time")
+    return unix_time(stamp) if str(stamp or "").isdigit() else None
+
+
+#: webhook fields routed by the WABA (the entry id) rather than by the number
+WABA_FIELDS = {"message_template_status_update"}
+
+
+def webhook_routes(payload):
+    """Split an app-level webhook payload (one Meta app for several numbers
+    and WABAs) by destination: ``(routes, dropped)`` where ``routes`` is a list
+    of ``(config key, value, sub-payload)`` — ``("phone_number_id", id, …)``
+    for ``messages`` changes (``value.metadata.phone_number_id``),
+    ``("waba_id", entry id, …)`` for template status changes — each
+    sub-payload shaped like Meta's, for :meth:`CloudApiWebhook.parse_webhook`
+    of the accounts that match. ``dropped`` describes the changes that name no
+    destination (no metadata, no entry id): they are refused, never guessed.
+    Other fields (quality, account updates…) are not used and ignored."""
+    routes, dropped = {}, []
+    if not isinstance(payload, dict):
+        return [], ["payload is not a JSON object"]
+    for entry in payload.get("entry") or []:
+        if not isinstance(entry, dict):
+            dropped.append("entry is not a JSON object")
+            continue
+        entry_id = str(entry.get("id") or "")
+        for change in entry.get("changes") or []:
+            field = change.get("field") if isinstance(change, dict) else None
+            value = change.get("value") if isinstance(change, dict) else None
+            if field in WABA_FIELDS:
+                route = ("waba_id", entry_id)
+            elif field == "messages":
+                metadata = value.get("metadata") if isinstance(value, dict) else None
+                route = ("phone_number_id", str((metadata or {}).get("phone_number_id") or ""))
+            else:
+                continue
+            if not route[1]:
+                dropped.append(f"{field} change without {route[0]}")
+                continue
+            entries = routes.setdefault(route, {})
+            part = entries.setdefault(entry_id, {key: val for key, val in entry.items() if key != "changes"})
+            part.setdefault("changes", []).append(change)
+    return [
+        (key, value, {"object": payload.get("object"), "entry": list(entries.values())})
+        for (key, value), entries in routes.items()
+    ], dropped
 
 
 def _inbound_messages(value):
@@ -251,10 +308,24 @@ class CloudApiWebhook:
     def status_error(self, code, message=""):
         return status_error(code, message)
 
+    webhook_routes = staticmethod(webhook_routes)
+
+    def _not_ours(self, field, entry_id, number_id):
+        """Why a change is skipped ('' = it is for this account): an account
+        with a phone number id / WABA id takes only changes that name them
+        (a change without them is refused, never assumed to be ours)."""
+        if field in WABA_FIELDS:
+            return f"WABA {entry_id or '(none)'}" if self.waba_id and entry_id != self.waba_id else ""
+        if self.phone_number_id and number_id != self.phone_number_id:
+            return f"phone number id {number_id or '(none)'}"
+        return ""
+
     def parse_webhook(self, payload):
         """Meta's ``{"object": "whatsapp_business_account", "entry": [...]}``
         → (status_events, inbound_messages, template_statuses). Changes for
-        another phone number id / WABA than the configured one are skipped."""
+        another phone number id / WABA than the configured one, or that name
+        none, are skipped (and logged); template statuses carry the entry's
+        ``time``."""
         statuses, inbound, templates = [], [], []
         if not isinstance(payload, dict):
             return statuses, inbound, templates
@@ -263,13 +334,17 @@ class CloudApiWebhook:
             for change in entry.get("changes") or []:
                 field = change.get("field")
                 value = change.get("value") or {}
-                if field == "message_template_status_update":
-                    if not (self.waba_id and entry_id and entry_id != self.waba_id):
-                        status, reason = map_template_status(value.get("event"), value.get("reason"))
-                        templates.append(TemplateStatus(str(value.get("message_template_id") or ""), status, reason))
+                if field not in WABA_FIELDS and field != "messages":
                     continue
                 number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
-                if field != "messages" or (self.phone_number_id and number_id and number_id != self.phone_number_id):
+                skipped = self._not_ours(field, entry_id, number_id)
+                if skipped:
+                    _logger.warning("WhatsApp webhook: %s change for %s dropped: not this account's", field, skipped)
+                    continue
+                if field in WABA_FIELDS:
+                    status, reason = map_template_status(value.get("event"), value.get("reason"))
+                    template_id = str(value.get("message_template_id") or "")
+                    templates.append(TemplateStatus(template_id, status, reason, timestamp=_entry_time(entry)))
                     continue
                 statuses += [
                     _status_event(item)

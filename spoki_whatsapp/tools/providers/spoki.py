@@ -565,5 +565,5 @@ class SpokiProvider(WhatsAppProvider):
                 )
             elif name.startswith("template"):
                 status, reason = self._template_state(data)
-                templates.append(TemplateStatus(str(data.get("id") or ""), status, reason))
+                templates.append(TemplateStatus(str(data.get("id") or ""), status, reason, timestamp=stamp))
         return statuses, inbound, templates
