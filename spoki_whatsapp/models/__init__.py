@@ -12,6 +12,7 @@ from . import spoki_template_button
 from . import spoki_conversation
 from . import spoki_campaign
 from . import spoki_message
+from . import spoki_status_event
 from . import spoki_campaign_value
 from . import spoki_chat
 from . import res_partner_chat

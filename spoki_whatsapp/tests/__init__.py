@@ -16,4 +16,5 @@ from . import test_i18n
 from . import test_access_ledger
 from . import test_access_accounts
 from . import test_webhook_app
+from . import test_webhook_status
 from . import test_provider_status_unknown

@@ -20,6 +20,8 @@ MESSAGE_STATES = [
     ("failed", "Failed"),
     ("received", "Received"),
 ]
+#: Statuses a provider reports for an outgoing message (status events).
+STATUS_EVENT_STATES = [(code, label) for code, label in MESSAGE_STATES if code in ("sent", "delivered", "read", "failed")]
 #: Progress rank of outgoing states: a status event never moves a message back.
 STATE_RANK = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
 #: Ticks shown in the chat (WhatsApp style).

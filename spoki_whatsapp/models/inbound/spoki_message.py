@@ -1,9 +1,15 @@
 """Inbound side of ``spoki.message``: what the provider tells us.
 
 * status sync (cron "WhatsApp: status sync"): providers that can be polled
-  are asked for the statuses of messages sent and not final;
+  are asked for the statuses of messages sent and not final, each message on
+  its own back-off (``tools/status_policy.py``), without holding row locks
+  during the calls; the cron also applies the pending events (below) the
+  send queue didn't claim and expires the old ones;
 * status events (polled or pushed): applied in bulk, idempotent and out-of-order
-  safe (a state never goes back);
+  safe (a state never goes back). An event whose provider id is not stored
+  yet is never dropped: it settles the message of its idempotency key whose
+  send outcome is unknown, or it waits in ``spoki.status.event`` until the
+  id is written (``_apply_pending_status_events``);
 * webhooks (``controllers/main.py`` verifies them with the account's provider,
   then hands the payload here): statuses, incoming messages, template reviews;
   the app-level webhook of a shared Meta app is split by number / WABA and
@@ -18,14 +24,26 @@ import logging
 import time
 from datetime import timedelta
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ...tools.phone import normalize_phone
-from ...tools.providers import ProviderError, provider_class
+from ...tools.providers import ProviderError, StatusEvent, provider_class
+from ...tools.status_policy import DELIVERED_POLL_WINDOW, next_status_check
 from ...tools.vocabulary import STATE_RANK
+from ..spoki_status_event import PENDING_EVENT_DAYS
 
 _logger = logging.getLogger(__name__)
+
+#: how long a status sync run owns the messages it claimed (it crashed if longer)
+STATUS_CLAIM = timedelta(minutes=10)
+
+
+def _pending_event(row):
+    """A ``StatusEvent`` from a ``spoki_status_event`` row (provider id,
+    status, time, error code, error message, idempotency key)."""
+    pid, status, stamp, code, message, key = row
+    return StatusEvent(pid, status, stamp, code or "", message or "", key or "")
 
 
 class SpokiMessage(models.Model):
@@ -35,79 +53,139 @@ class SpokiMessage(models.Model):
     # STATUS SYNC (cron) AND STATUS EVENTS (webhook)
     # ------------------------------------------------------------
 
+    status_next_check_at = fields.Datetime(
+        "Next status check",
+        copy=False,
+        readonly=True,
+        help="When the status sync asks the provider about this message again (back-off per message).",
+    )
+
     @api.model
     def _cron_sync_statuses(self):
         """Cron "WhatsApp: status sync": poll the provider for the statuses
         of messages sent and not final (providers that support polling; Meta
-        pushes them by webhook). Each message is polled at most once per run;
-        messages sent more than ``status_poll_days`` days ago are no longer
-        polled."""
+        pushes them by webhook), each message on its own back-off; then apply
+        the pending status events whose message is known by now and expire
+        the old ones."""
         done, remaining = self._sync_statuses()
+        self._apply_pending_status_events()
+        self._expire_pending_status_events()
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
 
     @api.model
+    def _status_poll_where(self, now):
+        """Messages due for a status check at ``now``."""
+        since = now - timedelta(days=self._param("status_poll_days", 7))
+        return SQL(
+            """state IN ('sent', 'delivered') AND provider_message_id IS NOT NULL AND sent_at > %(since)s
+               AND (state = 'sent' OR sent_at > %(delivered_since)s)
+               AND (status_next_check_at IS NULL OR status_next_check_at <= %(now)s)""",
+            since=since,
+            delivered_since=now - DELIVERED_POLL_WINDOW,
+            now=now,
+        )
+
+    @api.model
+    def _claim_status_checks(self, account, now, batch_size):
+        """Take up to ``batch_size`` messages of ``account`` due for a check:
+        their next check is pushed ``STATUS_CLAIM`` ahead, so that another
+        run leaves them alone while this one calls the provider without any
+        row lock (the caller commits first). Returns dicts with the previous
+        next-check time, to give back the messages it doesn't poll."""
+        self.env.flush_all()
+        return self.env.execute_query_dict(
+            SQL(
+                """WITH picked AS (
+                       SELECT id, status_next_check_at AS previous FROM spoki_message
+                        WHERE account_id = %(account)s AND %(due)s
+                        ORDER BY status_checked_at NULLS FIRST, id
+                        LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+                   UPDATE spoki_message AS m SET status_next_check_at = %(lease)s
+                     FROM picked WHERE m.id = picked.id
+                RETURNING m.id, m.provider_message_id AS pid, m.state, m.sent_at, picked.previous""",
+                account=account.id,
+                due=self._status_poll_where(now),
+                limit=batch_size,
+                lease=now + STATUS_CLAIM,
+            )
+        )
+
+    @api.model
+    def _record_status_checks(self, polled, skipped, now):
+        """Polled messages: checked at ``now``, next check on their back-off;
+        claimed but not polled (time budget, provider error): due again as
+        before."""
+        rows = [(row["id"], now, next_status_check(row["state"], row["sent_at"], now)) for row in polled]
+        rows += [(row["id"], None, row["previous"]) for row in skipped]
+        if not rows:
+            return
+        ids, checked, following = zip(*rows, strict=True)
+        self.env.cr.execute(
+            SQL(
+                """UPDATE spoki_message AS m
+                      SET status_checked_at = COALESCE(v.checked, m.status_checked_at), status_next_check_at = v.next
+                     FROM unnest(%s::int[], %s::timestamp[], %s::timestamp[]) AS v(id, checked, next)
+                    WHERE m.id = v.id""",
+                list(ids),
+                list(checked),
+                list(following),
+            )
+        )
+
+    @api.model
     def _sync_statuses(self, batch_size=500, auto_commit=None, time_budget=None, accounts=None):
+        """Poll the due messages of ``accounts`` (default all) whose provider
+        can be polled: claim a batch, commit (no row lock is held during the
+        provider calls), ask the provider one message at a time — checking
+        the time budget before each call —, record the checks and apply the
+        events. Returns ``(messages polled, messages still due)``."""
         auto_commit = self._auto_commit_default() if auto_commit is None else auto_commit
         time_budget = time_budget if time_budget is not None else self._param("send_time_budget", 10)
         started = time.monotonic()
         cr = self.env.cr
         now = self._now()
-        since = now - timedelta(days=self._param("status_poll_days", 7))
-        done, out_of_time = 0, False
+        done, stopped = 0, False
         accounts = accounts.sudo() if accounts is not None else self.env["spoki.account"].sudo().search([])
         for account in accounts:
             provider = account._get_provider(clock=self._clock())
             if not provider.supports_status_polling:
                 continue
-            while True:
-                self.env.flush_all()
-                cr.execute(
-                    SQL(
-                        """SELECT id, provider_message_id FROM spoki_message
-                            WHERE account_id = %s AND state IN ('sent', 'delivered')
-                              AND provider_message_id IS NOT NULL AND sent_at > %s
-                              AND (status_checked_at IS NULL OR status_checked_at < %s)
-                         ORDER BY status_checked_at NULLS FIRST, id
-                            LIMIT %s FOR UPDATE SKIP LOCKED""",
-                        account.id,
-                        since,
-                        now,
-                        batch_size,
-                    )
-                )
-                rows = cr.fetchall()
+            while not stopped:
+                rows = self._claim_status_checks(account, now, batch_size)
                 if not rows:
                     break
-                try:
-                    events = provider.get_statuses([pid for _id, pid in rows])
-                except ProviderError as exc:
-                    _logger.warning("WhatsApp status sync of %s failed: %s", account.display_name, exc)
-                    break
-                cr.execute(
-                    SQL(
-                        "UPDATE spoki_message SET status_checked_at = %s WHERE id = ANY(%s)",
-                        now,
-                        [row[0] for row in rows],
-                    )
-                )
-                self._apply_status_events(account, events)
-                done += len(rows)
                 if auto_commit:
                     cr.commit()
-                if time_budget and time.monotonic() - started > time_budget:
-                    out_of_time = True
+                events, polled, failed = [], [], False
+                for row in rows:
+                    if time_budget and time.monotonic() - started > time_budget:
+                        stopped = True
+                        break
+                    try:
+                        events += provider.get_statuses([row["pid"]])
+                    except ProviderError as exc:
+                        _logger.warning("WhatsApp status sync of %s failed: %s", account.display_name, exc)
+                        failed = True
+                        break
+                    polled.append(row)
+                self._record_status_checks(polled, rows[len(polled) :], now)
+                self._apply_status_events(account, events)
+                done += len(polled)
+                if auto_commit:
+                    cr.commit()
+                if failed:
                     break
-            if out_of_time:
+            if stopped:
                 break
         remaining = 0
-        if out_of_time:
+        if stopped:
+            self.env.flush_all()
+            ids = accounts.ids
             cr.execute(
                 SQL(
-                    """SELECT COUNT(*) FROM spoki_message WHERE state IN ('sent', 'delivered')
-                        AND provider_message_id IS NOT NULL AND sent_at > %s
-                        AND (status_checked_at IS NULL OR status_checked_at < %s)""",
-                    since,
-                    now,
+                    "SELECT COUNT(*) FROM spoki_message WHERE account_id = ANY(%s) AND %s",
+                    ids,
+                    self._status_poll_where(now),
                 )
             )
             remaining = cr.fetchone()[0]
@@ -119,16 +197,52 @@ class SpokiMessage(models.Model):
         """Apply provider status events to this account's outgoing messages,
         idempotently and whatever their order: a state never goes back
         (``read`` before ``delivered`` keeps ``read`` and sets
-        ``delivered_at``), timestamps keep the first value, unknown ids are
-        ignored, ``failed`` only applies to messages not yet delivered.
+        ``delivered_at``), timestamps keep the first value, ``failed`` only
+        applies to messages not yet delivered.
+
+        An event whose provider id is not stored yet is never dropped: with
+        an idempotency key (Meta's ``biz_opaque_callback_data``) it settles
+        the message of that key whose send outcome is unknown (``sending``,
+        no provider id, no worker: the id is written, the event applied);
+        otherwise it waits in ``spoki.status.event`` for the id.
         Returns the number of messages changed."""
+        events = [event for event in events if event.message_id]
         if not events:
             return 0
         self.env.flush_all()
+        known = {
+            pid
+            for (pid,) in self.env.execute_query(
+                SQL(
+                    """SELECT provider_message_id FROM spoki_message
+                        WHERE account_id = %s AND provider_message_id = ANY(%s)""",
+                    account.id,
+                    list({event.message_id for event in events}),
+                )
+            )
+        }
+        unknown = [event for event in events if event.message_id not in known]
+        settled = {}
+        if unknown:
+            settled = self._settle_unknown_outcomes(account, unknown)
+            self._keep_pending_status_events(account, [e for e in unknown if e.message_id not in settled])
+            if settled:
+                # earlier events of these ids, kept while the id was unknown
+                events += self._take_pending_status_events(account, list(settled))
+        changed = self._apply_known_status_events(
+            account, [e for e in events if e.message_id in known or e.message_id in settled]
+        )
+        if settled:
+            messages = self.sudo().browse(list(settled.values()))
+            self.env["spoki.conversation"]._link_messages(messages)
+            messages._log_on_chatter()
+        return changed
+
+    @api.model
+    def _apply_known_status_events(self, account, events):
+        """Apply events whose provider id is stored (see ``_apply_status_events``)."""
         by_status = {}
         for event in events:
-            if not event.message_id:
-                continue
             current = by_status.setdefault(event.status, {})
             known = current.get(event.message_id)
             if known is None or event.timestamp < known.timestamp:
@@ -141,6 +255,138 @@ class SpokiMessage(models.Model):
             changed += self._apply_failures(account, by_status["failed"])
         self.invalidate_model()
         return changed
+
+    @api.model
+    def _settle_unknown_outcomes(self, account, events):
+        """Messages of ``account`` whose send outcome is unknown (``sending``,
+        no provider id, no worker holding them), found by the idempotency key
+        the provider echoes in ``events``: their provider id is written (the
+        events then settle them). Returns ``{provider id: message id}``."""
+        by_key = {}
+        for event in sorted(events, key=lambda e: e.timestamp):
+            if event.idempotency_key:
+                by_key.setdefault(event.idempotency_key, event.message_id)
+        if not by_key:
+            return {}
+        rows = self.env.execute_query(
+            SQL(
+                """UPDATE spoki_message AS m
+                      SET provider_message_id = v.pid, write_date = now() AT TIME ZONE 'UTC'
+                     FROM unnest(%s::varchar[], %s::varchar[]) AS v(key, pid)
+                    WHERE m.account_id = %s AND m.direction = 'outgoing' AND m.state = 'sending'
+                      AND m.provider_message_id IS NULL AND m.sending_worker IS NULL AND m.idempotency_key = v.key
+                RETURNING v.pid, m.id""",
+                list(by_key),
+                list(by_key.values()),
+                account.id,
+            )
+        )
+        if rows:
+            _logger.info("WhatsApp: %s sends of unknown outcome settled by status events of %s", len(rows), account.id)
+        self.invalidate_model(["provider_message_id"])
+        return dict(rows)
+
+    @api.model
+    def _keep_pending_status_events(self, account, events):
+        """Store events whose provider id is not known yet (once per id and
+        status, the earliest time kept)."""
+        if not events:
+            return
+        by_id = {}
+        for event in events:
+            key = (event.message_id, event.status)
+            if key not in by_id or event.timestamp < by_id[key].timestamp:
+                by_id[key] = event
+        events = list(by_id.values())
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO spoki_status_event AS e (account_id, provider_message_id, idempotency_key, status,
+                                                       event_time, error_code, error_message, received_at)
+                   SELECT %(account)s, v.pid, NULLIF(v.key, ''), v.status, v.ts, NULLIF(v.code, ''),
+                          NULLIF(v.message, ''), %(now)s
+                     FROM unnest(%(pids)s::varchar[], %(keys)s::varchar[], %(statuses)s::varchar[],
+                                 %(stamps)s::timestamp[], %(codes)s::varchar[], %(messages)s::varchar[])
+                          AS v(pid, key, status, ts, code, message)
+                   ON CONFLICT (account_id, provider_message_id, status) DO UPDATE
+                      SET event_time = LEAST(e.event_time, EXCLUDED.event_time),
+                          idempotency_key = COALESCE(e.idempotency_key, EXCLUDED.idempotency_key)""",
+                account=account.id,
+                now=self._now(),
+                pids=[e.message_id for e in events],
+                keys=[e.idempotency_key for e in events],
+                statuses=[e.status for e in events],
+                stamps=[e.timestamp for e in events],
+                codes=[e.error_code or "" for e in events],
+                messages=[(e.error_message or "")[:500] for e in events],
+            )
+        )
+
+    @api.model
+    def _take_pending_status_events(self, account, pids):
+        """Remove and return the pending events of these provider ids."""
+        rows = self.env.execute_query(
+            SQL(
+                """DELETE FROM spoki_status_event WHERE account_id = %s AND provider_message_id = ANY(%s)
+                RETURNING provider_message_id, status, event_time, error_code, error_message, idempotency_key""",
+                account.id,
+                pids,
+            )
+        )
+        return [_pending_event(row) for row in rows]
+
+    @api.model
+    def _apply_pending_status_events(self, message_ids=None):
+        """Apply the pending status events (``spoki.status.event``) whose
+        message is known by now — by provider id, or by idempotency key for a
+        send of unknown outcome — and remove them. ``message_ids``: only the
+        events of these messages (the send queue calls it with the messages
+        whose outcome it just wrote, in the same transaction); None: all of
+        them (the status sync cron's catch-up). Returns the number of
+        messages changed."""
+        if message_ids is not None and not message_ids:
+            return 0
+        self.env.flush_all()
+        only = SQL("AND m.id = ANY(%s)", list(message_ids)) if message_ids is not None else SQL()
+        by_id = self.env.execute_query(
+            SQL(
+                """DELETE FROM spoki_status_event AS e USING spoki_message AS m
+                    WHERE m.account_id = e.account_id AND m.provider_message_id = e.provider_message_id %s
+                RETURNING e.account_id, e.provider_message_id, e.status, e.event_time, e.error_code,
+                          e.error_message, e.idempotency_key""",
+                only,
+            )
+        )
+        by_key = self.env.execute_query(
+            SQL(
+                """DELETE FROM spoki_status_event AS e USING spoki_message AS m
+                    WHERE m.account_id = e.account_id AND m.state = 'sending' AND m.provider_message_id IS NULL
+                      AND m.sending_worker IS NULL AND e.idempotency_key IS NOT NULL
+                      AND m.idempotency_key = e.idempotency_key %s
+                RETURNING e.account_id, e.provider_message_id, e.status, e.event_time, e.error_code,
+                          e.error_message, e.idempotency_key""",
+                only,
+            )
+        )
+        by_account = {}
+        for row in by_id + by_key:
+            by_account.setdefault(row[0], []).append(_pending_event(row[1:]))
+        changed = 0
+        for account_id, events in by_account.items():
+            changed += self._apply_status_events(self.env["spoki.account"].sudo().browse(account_id), events)
+        return changed
+
+    @api.model
+    def _expire_pending_status_events(self):
+        """Forget pending events nobody claimed in ``PENDING_EVENT_DAYS`` days
+        (messages sent by another system on the same number)."""
+        self.env.cr.execute(
+            SQL(
+                "DELETE FROM spoki_status_event WHERE received_at < %s",
+                self._now() - timedelta(days=PENDING_EVENT_DAYS),
+            )
+        )
+        if self.env.cr.rowcount:
+            _logger.info("WhatsApp: %s unclaimed status events expired", self.env.cr.rowcount)
 
     @api.model
     def _apply_progress(self, account, status, events):
