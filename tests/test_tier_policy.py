@@ -399,9 +399,7 @@ def test_unknown_status_never_promotes(policy, quality, phone_status):
     assert build(quality="high", phone_status="connected").action == "promote"
 
 
-@pytest.mark.parametrize(
-    "quality, phone_status", [("unknown", "flagged"), ("low", "unknown"), ("unknown", "unknown")]
-)
+@pytest.mark.parametrize("quality, phone_status", [("unknown", "flagged"), ("low", "unknown"), ("unknown", "unknown")])
 def test_unknown_status_never_demotes(quality, phone_status):
     """Nor is it a bad one: the guide demotes on low quality AND flagged only."""
     assert guide(level_index=2, quality="low", phone_status="flagged").action == "demote"

@@ -37,7 +37,10 @@ def test_status_events_carry_the_idempotency_key(meta):
     payload = meta_webhook(
         [
             meta_messages_change(
-                statuses=[meta_status("wamid.K", "sent", T0, callback_data="spk-key-1"), meta_status("wamid.N", "read", T0)]
+                statuses=[
+                    meta_status("wamid.K", "sent", T0, callback_data="spk-key-1"),
+                    meta_status("wamid.N", "read", T0),
+                ]
             )
         ]
     )

@@ -21,7 +21,9 @@ MESSAGE_STATES = [
     ("received", "Received"),
 ]
 #: Statuses a provider reports for an outgoing message (status events).
-STATUS_EVENT_STATES = [(code, label) for code, label in MESSAGE_STATES if code in ("sent", "delivered", "read", "failed")]
+STATUS_EVENT_STATES = [
+    (code, label) for code, label in MESSAGE_STATES if code in ("sent", "delivered", "read", "failed")
+]
 #: Progress rank of outgoing states: a status event never moves a message back.
 STATE_RANK = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
 #: Ticks shown in the chat (WhatsApp style).
@@ -54,7 +56,12 @@ QUALITY = [("high", "High"), ("medium", "Medium"), ("low", "Low"), ("unknown", "
 #: Higher is worse; a portfolio shows its worst member (unknown hides a good
 #: rating, not a known bad one).
 QUALITY_RANK = {"high": 0, "unknown": 1, "medium": 2, "low": 3}
-PHONE_STATUS = [("connected", "Connected"), ("flagged", "Flagged"), ("restricted", "Restricted"), ("unknown", "Unknown")]
+PHONE_STATUS = [
+    ("connected", "Connected"),
+    ("flagged", "Flagged"),
+    ("restricted", "Restricted"),
+    ("unknown", "Unknown"),
+]
 PHONE_STATUS_RANK = {"connected": 0, "unknown": 1, "restricted": 2, "flagged": 3}
 
 
