@@ -7,10 +7,12 @@ import pytest
 from spoki_whatsapp.tools.send_policy import (
     ACCOUNT_ERROR_DELAY,
     MAX_BACKOFF,
+    UNKNOWN_OUTCOME_GRACE,
     SendOutcome,
     backoff_delay,
     outcome_of_error,
     reconciled_outcome,
+    unknown_outcome_expired,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, 0)
@@ -68,5 +70,9 @@ def test_reconciliation():
     assert (found.state, found.provider_message_id, found.sent_at) == ("sent", "sbx.1", attempt_at)
     missing = reconciled_outcome(True, None, attempt_at, NOW)
     assert (missing.state, missing.refund_attempt, missing.error_code) == ("queued", True, None)
+    # without a lookup: never sent twice; unknown until the provider's
+    # callback, failed as unknown_outcome after the grace period
     blind = reconciled_outcome(False, None, attempt_at, NOW)
-    assert (blind.state, blind.error_code) == ("failed", "unknown_outcome")
+    assert (blind.state, blind.db_state, blind.unknown_since) == ("unknown", "sending", NOW)
+    expired = unknown_outcome_expired(NOW, NOW + UNKNOWN_OUTCOME_GRACE)
+    assert (expired.state, expired.error_code) == ("failed", "unknown_outcome")

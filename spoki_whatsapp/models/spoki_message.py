@@ -54,6 +54,7 @@ ERROR_REASONS = {
     "spam_rate_limited": _lt("WhatsApp's spam rate limit was hit: too many messages were blocked or reported."),
     "timeout": _lt("The provider did not answer in time."),
     "cancelled": _lt("The campaign was cancelled."),
+    "internal": _lt("The send queue kept failing on this message (an internal error): it was not sent."),
 }
 
 

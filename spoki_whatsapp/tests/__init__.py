@@ -18,3 +18,5 @@ from . import test_access_accounts
 from . import test_webhook_app
 from . import test_webhook_status
 from . import test_provider_status_unknown
+from . import test_send_queue_limit_race
+from . import test_send_queue_faults

@@ -137,5 +137,10 @@ class TestMessageRetries(MessagingCommon):
         with patch.object(SpokiMessage, "_write_outcomes", side_effect=RuntimeError("crash")):
             self.run_crashing()
         self.run_queue()
+        # unknown until Meta's status webhook (or the grace period) settles it
+        self.assertEqual((message.state, message.sending_worker), ("sending", 0))
+        self.assertEqual(message.outcome_unknown_since, self.start)
+        self.advance(hours=24, seconds=1)
+        self.run_queue()
         self.assertEqual((message.state, message.error_code), ("failed", "unknown_outcome"))
         self.assertEqual(self.fake.counters["meta_sends"], 1)

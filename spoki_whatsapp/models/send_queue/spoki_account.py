@@ -1,4 +1,5 @@
-"""Send queue side of ``spoki.account``: the rolling 24-hour unique-user limit.
+"""Send queue side of ``spoki.account``: the rolling 24-hour unique-user
+limit, and the pause of an account's sending after a throughput limit.
 
 The send queue (``spoki.message._process_queue``) is the only caller that
 *reserves* capacity; the tier tracking reuses the counting methods.
@@ -23,9 +24,20 @@ transaction-level advisory lock per limit group, so two workers (threads,
 cron workers or Odoo servers on the same database) reserve one after the
 other and the second one counts the first one's committed reservations. The
 queue runs that transaction in READ COMMITTED so the count after the lock
-sees them (Odoo's default REPEATABLE READ snapshot would predate the lock).
+sees them (Odoo's default REPEATABLE READ snapshot would predate the lock),
+reads its clock after the lock, and the reservation count has no upper
+bound (``_limit_used``): a reservation dated after our ``now`` — another
+worker that read its clock later, another server whose clock is ahead — is
+counted too. Messages whose send outcome is unknown (``sending``, no worker)
+count: they may have been sent.
+
+Pauses: when the provider says the account sends too fast (HTTP 429,
+``Retry-After``, Meta's throughput codes) the send queue sets
+``send_paused_until`` (``_pause_sending``); the queue skips the account until
+then and is woken up at that time. Messages wait without using attempts.
 """
 
+import logging
 from datetime import timedelta
 
 from odoo import fields, models
@@ -33,12 +45,21 @@ from odoo.tools import SQL
 
 from ...tools.vocabulary import COUNTED_STATES, LIMIT_WINDOW, SERVICE_WINDOW
 
+_logger = logging.getLogger(__name__)
+
 #: pg_advisory_xact_lock namespace of the limit groups (arbitrary int4).
 LOCK_NS_LIMIT = 537110
 
 
 class SpokiAccount(models.Model):
     _inherit = "spoki.account"
+
+    send_paused_until = fields.Datetime(
+        "Sending paused until",
+        copy=False,
+        readonly=True,
+        help="The provider asked this account to slow down (rate limit): the send queue resumes at this time.",
+    )
 
     # ------------------------------------------------------------
     # LIMIT GROUP
@@ -111,6 +132,12 @@ class SpokiAccount(models.Model):
         )
         return self.env.cr.fetchone()[0]
 
+    def _limit_used(self, now):
+        """Unique numbers counted against the limit from ``now`` − 24 h on,
+        with no upper bound: what a reservation must count (a number another
+        worker reserved with a later clock is used capacity too)."""
+        return self._limit_unique_numbers(now - LIMIT_WINDOW)
+
     def _limit_unique_numbers_24h(self, now=None):
         """Unique numbers counted against the limit in the rolling 24 hours
         ending at ``now`` (the group's usage)."""
@@ -143,7 +170,8 @@ class SpokiAccount(models.Model):
         limit = self._limit_value()
         if not limit:
             return None
-        remaining = max(limit - self._limit_unique_numbers_24h(now), 0)
+        now = now or self._spoki_now()
+        remaining = max(limit - self._limit_used(now), 0)
         if remaining == 0:
             self._tier_note_limit_reached(now)
         return remaining
@@ -210,7 +238,7 @@ class SpokiAccount(models.Model):
         if not limit:
             return set(ordered), set()
         contacted = self._limit_contacted_numbers(ordered, now)
-        capacity = max(limit - self._limit_unique_numbers_24h(now), 0)
+        capacity = max(limit - self._limit_used(now), 0)
         allowed = set()
         for number in ordered:
             if number in contacted:
@@ -219,6 +247,41 @@ class SpokiAccount(models.Model):
                 allowed.add(number)
                 capacity -= 1
         return allowed, set(ordered) - allowed
+
+    # ------------------------------------------------------------
+    # PAUSES (throughput limits)
+    # ------------------------------------------------------------
+
+    def _send_paused_until(self, now):
+        """When this account's sending resumes, or None when it isn't paused
+        at ``now`` (read from the database: another worker may have paused it)."""
+        self.ensure_one()
+        self.env.cr.execute(SQL("SELECT send_paused_until FROM spoki_account WHERE id = %s", self.id))
+        row = self.env.cr.fetchone()
+        until = row[0] if row else None
+        return until if until and until > now else None
+
+    def _pause_sending(self, until, auto_commit=True):
+        """Pause the account's sending until ``until`` (never shortens a
+        longer pause), in its own READ COMMITTED transaction, and wake the
+        queue then."""
+        self.ensure_one()
+        Message = self.env["spoki.message"]
+        Message._begin_read_committed(auto_commit)
+        self.env.cr.execute(
+            SQL(
+                """UPDATE spoki_account SET send_paused_until = GREATEST(COALESCE(send_paused_until, %s), %s)
+                    WHERE id = %s""",
+                until,
+                until,
+                self.id,
+            )
+        )
+        self.invalidate_recordset(["send_paused_until"])
+        if auto_commit:
+            self.env.cr.commit()
+        _logger.info("WhatsApp: sending of %s paused until %s (provider rate limit)", self.display_name, until)
+        self._spoki_trigger_send(at=until)
 
     # ------------------------------------------------------------
     # QUEUE WAKE-UPS

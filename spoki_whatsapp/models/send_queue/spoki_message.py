@@ -1,42 +1,76 @@
 """Send queue of ``spoki.message`` (see ``send_queue/spoki_account.py`` for
-the messaging limit it reserves, ``tools/send_policy.py`` for the retry rules).
+the messaging limit it reserves and the account pauses, ``tools/send_policy.py``
+for the retry, pause, crash and reconciliation rules).
 
-One file for the whole protocol (~580 lines), on purpose: reserve, dispatch,
-record and reconcile share the invariants below (the attempt committed before
-the call, the worker lock, the outcome written only by its worker) and are
-reviewed together.
+One file for the whole protocol, on purpose: reserve, dispatch, record and
+reconcile share the invariants below (the attempt committed before the call,
+the worker lock, the outcome written only by its worker) and are reviewed
+together.
 
-The send queue (``_cron_send_queue``, cron "WhatsApp: send queue")
--------------------------------------------------------------------
-Per batch, for one account at a time:
+The send queue (``_process_queue``, cron "WhatsApp: send queue")
+----------------------------------------------------------------
+Chunk by chunk (``spoki_whatsapp.send_commit_every`` messages, at most
+``send_batch_size``), for one account at a time:
 
 1. *Reserve* (one short READ COMMITTED transaction, committed): pick queued
    messages with ``FOR UPDATE SKIP LOCKED``, apply the rules WhatsApp enforces
    (valid number, not opted out, free text only inside the customer-service
-   window, template approved), reserve the tier capacity under a per-group
-   advisory lock (``spoki.account._reserve_recipients``), then mark the
-   chosen messages ``sending`` with an idempotency key and this worker's id,
-   and the refused ones ``failed`` with the reason. Messages over the limit
-   stay ``queued``.
-2. *Dispatch*: call the provider for each reserved message (a few threads in
-   parallel, no database access in them).
+   window, template approved), reserve the tier capacity under the limit
+   group's advisory lock (``spoki.account._reserve_recipients``: the clock is
+   read *after* the lock and the count has no upper bound, so a reservation
+   another worker committed a second later is counted), then mark the chosen
+   messages ``sending`` with an idempotency key and this worker's id, and the
+   refused ones ``failed`` with the reason. Messages over the limit stay
+   ``queued``. Only this chunk is in flight: the rest of the queue is still
+   ``queued``, whatever happens to the worker.
+2. *Dispatch*: call the provider for each message of the chunk (a few
+   threads in parallel, no database access in them).
 3. *Record* the outcomes in bulk and commit: ``sent`` with the provider id;
    temporary errors go back to ``queued`` with an exponential backoff
    (``next_attempt_at``) until ``spoki_whatsapp.max_attempts``; permanent
-   errors ``failed`` with a readable reason.
+   errors ``failed`` with a readable reason; a throughput limit (HTTP 429,
+   ``Retry-After``, Meta 4 / 80007 / 130429) pauses the account's sending
+   (``spoki.account.send_paused_until``) without using attempts, and the
+   loop leaves that account until then.
 
 No second send: the attempt is committed (step 1) before the provider is
 called. A worker holds a *session* advisory lock on its id while it has
 messages in ``sending``; if it dies between the call and the commit (crash,
-kill, lost connection) PostgreSQL releases the lock, and the next run
-reconciles those messages: providers whose lookup by idempotency key is authoritative
-(``supports_lookup``: Spoki, sandbox) are asked ``find_message(key)`` → found: ``sent``; not found: back to
-``queued`` (the provider never got it). Providers without a lookup (Meta
-Cloud API) can't tell: the message is failed as ``unknown_outcome`` and never
-re-sent. Retries after a *temporary* error reuse the same idempotency key, so
-Spoki and the sandbox deduplicate them; Meta has no such key, so a request
-that timed out on our side but was processed by Meta may be delivered twice —
-a limit of Meta's API, documented in the README.
+SIGKILL, OOM, ``limit_time_real_cron``, lost connection) PostgreSQL releases
+the lock, and the next run reconciles that chunk (``_reconcile_sending``):
+
+* providers whose lookup by idempotency key is authoritative
+  (``supports_lookup``: Spoki, sandbox) are asked ``find_message(key)`` →
+  found: ``sent``; not found: back to ``queued`` (the provider never got it);
+* providers without a lookup (Meta Cloud API): the message may have left, so
+  its outcome is **unknown** — see below.
+
+Outcome unknown (Meta)
+----------------------
+A Meta message whose answer was lost (worker killed during the call, read
+timeout, connection reset while waiting, a 2xx without a message id) stays
+``sending`` with ``sending_worker`` NULL and ``outcome_unknown_since`` set.
+It is never sent again and still counts for the tier limit (it may have been
+sent). Meta echoes the idempotency key we send as
+``biz_opaque_callback_data`` in its status webhooks: the first one settles
+the message (``inbound/spoki_message.py``: provider id written, then
+sent / delivered / read / failed). Without any webhook for
+``spoki_whatsapp.unknown_outcome_grace`` hours (default 24), the
+reconciliation fails it as ``unknown_outcome``. Only a connection that could
+not be opened at all is retried blindly on Meta. Spoki and the sandbox retry
+such failures with the same idempotency key: they deduplicate it.
+
+Crashes
+-------
+An unexpected exception while reserving a chunk rolls the reservation back;
+the chunk is then reserved message by message, and each message that crashes
+on its own counts a crash (``send_crash_count``). A crash during a provider
+call, or a worker that dies with the message in flight, counts too. After
+``spoki_whatsapp.max_crashes`` (default 3) the message fails as
+``internal``: one bad message can't loop forever nor block its account.
+Database errors that are about concurrency (serialization, deadlock, lost
+connection) are not crashes of a message: they end the run, the next one
+picks up.
 """
 
 import json
@@ -46,16 +80,29 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
 
 import psycopg2
+import psycopg2.errors
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.sql_db import connection_info_for
 from odoo.tools import SQL
 
 from ...tools.phone import normalize_phone
 from ...tools.providers import ProviderError, get_provider
-from ...tools.send_policy import SendOutcome, outcome_of_error, reconciled_outcome
+from ...tools.send_policy import (
+    ACCOUNT_ERROR_DELAY,
+    DEFAULT_PAUSE,
+    SendOutcome,
+    outcome_of_crash,
+    outcome_of_error,
+    pair_retry_at,
+    pause_until,
+    reconciled_outcome,
+    unknown_outcome_expired,
+)
 from ...tools.vocabulary import COUNTED_STATES, LIMIT_WINDOW, SERVICE_WINDOW
 from ..spoki_template import provider_lang_code
 
@@ -63,20 +110,45 @@ _logger = logging.getLogger(__name__)
 
 #: pg_advisory_lock namespace of send workers (arbitrary int4).
 LOCK_NS_WORKER = 537111
+#: Database errors about concurrency or the connection, not about a message:
+#: never counted as a message's crash.
+TRANSIENT_DB_ERRORS = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+    psycopg2.errors.LockNotAvailable,
+    psycopg2.errors.QueryCanceled,
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+)
 
 
 class SpokiMessage(models.Model):
     _inherit = "spoki.message"
+
+    outcome_unknown_since = fields.Datetime(
+        "Outcome unknown since",
+        copy=False,
+        readonly=True,
+        help="The provider may have received this message but its answer was lost: it is not sent again, "
+        "the provider's status notification settles it, or it fails after the grace period.",
+    )
+    send_crash_count = fields.Integer(
+        "Send crashes",
+        copy=False,
+        readonly=True,
+        help="Times the send queue crashed on this message; it fails as 'internal' after the maximum.",
+    )
 
     # SEND QUEUE
     # ------------------------------------------------------------
 
     @api.model
     def _cron_send_queue(self):
-        """Cron "WhatsApp: send queue": start due campaigns, reconcile
-        interrupted attempts, send batches (one commit each) within a time
-        budget, report progress so Odoo re-runs the job at once when work is
-        left, and schedule a wake-up when the tier limit frees up."""
+        """Cron "WhatsApp: send queue": start due campaigns (their enqueue job
+        does the heavy part), reconcile interrupted attempts, send chunks (one
+        commit each) within a time budget, report progress so Odoo re-runs the
+        job at once when work is left, and schedule a wake-up when the tier
+        limit or an account pause frees up."""
         self.env["spoki.campaign"]._cron_start_scheduled()
         done, remaining = self._process_queue()
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
@@ -85,9 +157,10 @@ class SpokiMessage(models.Model):
     def _process_queue(self, batch_size=None, time_budget=None, auto_commit=None, max_batches=None):
         """Send queued messages. Returns ``(done, remaining)``: messages
         processed, and due messages left when the time budget ran out (0 when
-        the queue is drained or only blocked by the tier limit)."""
+        the queue is drained or only blocked by the tier limit or a pause)."""
         auto_commit = self._auto_commit_default() if auto_commit is None else auto_commit
         batch_size = batch_size or self._param("send_batch_size", 500)
+        chunk_size = max(1, min(batch_size, self._param("send_commit_every", 100)))
         time_budget = time_budget if time_budget is not None else self._param("send_time_budget", 10)
         started = time.monotonic()
         cr = self.env.cr
@@ -95,20 +168,19 @@ class SpokiMessage(models.Model):
         done = batches = 0
         out_of_time = False
         wake_up = []
-        with self._worker_lock() as worker:
+        with self._worker_lock() as worker, self._dispatcher() as dispatcher:
             pending = self._due_account_ids()
             while pending:
                 for account_id in list(pending):
                     account = self.env["spoki.account"].sudo().browse(account_id)
-                    reserved, handled, next_free = self._reserve_batch(account, worker, batch_size, auto_commit)
-                    if reserved:
-                        self._dispatch(account, reserved, worker, auto_commit)
+                    handled, next_free = self._send_chunk(account, worker, chunk_size, auto_commit, dispatcher)
                     done += handled
                     batches += 1
-                    if not handled:
+                    paused = account._send_paused_until(self._now())
+                    if paused or not handled:
                         pending.discard(account_id)
-                        if next_free:
-                            wake_up.append(next_free)
+                        if paused or next_free:
+                            wake_up.append(paused or next_free)
                     if (time_budget and time.monotonic() - started > time_budget) or (
                         max_batches and batches >= max_batches
                     ):
@@ -152,11 +224,34 @@ class SpokiMessage(models.Model):
                 pass  # the connection is gone: so is the lock
             connection.close()
 
+    @contextmanager
+    def _dispatcher(self):
+        """The threads of a run (``spoki_whatsapp.send_concurrency``) and
+        the provider clients built for its accounts (one per thread and
+        account: their HTTP connections are reused from chunk to chunk)."""
+        concurrency = max(1, self._param("send_concurrency", 4))
+        executor = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else None
+        try:
+            yield {"executor": executor, "callers": {}}
+        finally:
+            if executor:
+                executor.shutdown(wait=True)
+
     def _queue_base_where(self, now):
         return SQL(
             """m.state = 'queued' AND m.active
                AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= %s)
                AND (m.campaign_id IS NULL OR c.state = 'running')""",
+            now,
+        )
+
+    @api.model
+    def _due_where(self, now):
+        """Due messages of active accounts whose sending is not paused
+        (``spoki_message m``, ``spoki_campaign c``, ``spoki_account a``)."""
+        return SQL(
+            "%s AND a.active AND (a.send_paused_until IS NULL OR a.send_paused_until <= %s)",
+            self._queue_base_where(now),
             now,
         )
 
@@ -167,9 +262,9 @@ class SpokiMessage(models.Model):
             SQL(
                 """SELECT DISTINCT m.account_id FROM spoki_message m
                    LEFT JOIN spoki_campaign c ON c.id = m.campaign_id
-                   JOIN spoki_account a ON a.id = m.account_id AND a.active
+                   JOIN spoki_account a ON a.id = m.account_id
                   WHERE %s""",
-                self._queue_base_where(self._now()),
+                self._due_where(self._now()),
             )
         )
         return {row[0] for row in self.env.cr.fetchall()}
@@ -179,8 +274,9 @@ class SpokiMessage(models.Model):
         self.env.cr.execute(
             SQL(
                 """SELECT COUNT(*) FROM spoki_message m
-                   LEFT JOIN spoki_campaign c ON c.id = m.campaign_id WHERE %s""",
-                self._queue_base_where(self._now()),
+                   LEFT JOIN spoki_campaign c ON c.id = m.campaign_id
+                   JOIN spoki_account a ON a.id = m.account_id WHERE %s""",
+                self._due_where(self._now()),
             )
         )
         return self.env.cr.fetchone()[0]
@@ -204,19 +300,105 @@ class SpokiMessage(models.Model):
             self.env.cr.commit()
             self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
+    # -- one chunk ----------------------------------------------------------
+
     @api.model
-    def _reserve_batch(self, account, worker, batch_size, auto_commit):
+    def _send_chunk(self, account, worker, size, auto_commit, dispatcher, only_ids=None):
+        """Reserve and dispatch one chunk of ``account``. Returns ``(handled,
+        next_free)``. An unexpected exception while reserving is contained:
+        the reservation is rolled back and the chunk is reserved again message
+        by message, so that only the message that breaks counts a crash."""
+        picked = []
+        try:
+            with self._reservation(auto_commit):
+                reserved, handled, next_free = self._reserve_batch(
+                    account, worker, size, auto_commit, only_ids=only_ids, picked=picked
+                )
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception:
+            ids = [row["id"] for row in picked]
+            if len(ids) > 1:
+                _logger.warning(
+                    "WhatsApp: reserving %s messages of %s crashed; reserving them one by one",
+                    len(ids),
+                    account.display_name,
+                    exc_info=True,
+                )
+                handled = 0
+                for message_id in ids:
+                    one, _next_free = self._send_chunk(account, worker, 1, auto_commit, dispatcher, [message_id])
+                    handled += one
+                return handled, None
+            _logger.exception("WhatsApp: the send queue crashed on message(s) %s", ids or "(none picked)")
+            return self._record_crashes(ids, auto_commit), None
+        if reserved:
+            self._dispatch(account, reserved, worker, auto_commit, dispatcher)
+        return handled, next_free
+
+    @contextmanager
+    def _reservation(self, auto_commit):
+        """Undo a reservation that raised: the transaction (cron) or a
+        savepoint (tests, where nothing is committed)."""
+        if auto_commit:
+            try:
+                yield
+            except Exception:
+                self.env.cr.rollback()
+                self.env.invalidate_all()
+                raise
+        else:
+            with self.env.cr.savepoint():
+                yield
+
+    @api.model
+    def _record_crashes(self, message_ids, auto_commit):
+        """Count a crash of these queued messages (nothing was sent): retried
+        with backoff, failed as ``internal`` after ``max_crashes``. Returns
+        how many left the queue."""
+        if not message_ids:
+            return 0
+        now = self._now()
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id, send_crash_count FROM spoki_message WHERE id = ANY(%s) AND state = 'queued'",
+                message_ids,
+            )
+        )
+        max_crashes, base_delay = self._crash_policy()
+        outcomes = [
+            (mid, replace(outcome_of_crash((count or 0) + 1, max_crashes, now, base_delay), refund_attempt=False))
+            for mid, count in rows
+        ]
+        self._write_outcomes_where(SQL("m.state = 'queued'"), outcomes)
+        if auto_commit:
+            self.env.cr.commit()
+        settled = [mid for mid, outcome in outcomes if outcome.settled]
+        self._after_outcome(settled, auto_commit)
+        return len(settled)
+
+    @api.model
+    def _crash_policy(self):
+        return max(1, self._param("max_crashes", 3)), max(1, self._param("retry_base_delay", 30))
+
+    @api.model
+    def _reserve_batch(self, account, worker, batch_size, auto_commit, only_ids=None, picked=None):
         """Step 1. Returns ``(reserved rows, handled count, next_free)``:
         rows marked ``sending`` for this worker, the number of messages
         handled (sent to dispatch or failed by a rule), and when the tier
-        limit frees up if it blocked the whole batch."""
+        limit frees up if it blocked the whole batch. ``picked`` (a list)
+        receives the rows picked, for the caller's crash accounting."""
         cr = self.env.cr
         self.env.flush_all()
         self._begin_read_committed(auto_commit)
-        now = self._now()
         account._lock_limit_group()
+        # The clock is read once the group is ours: a reservation committed
+        # by another worker while we waited is dated before this ``now``.
+        now = self._now()
         remaining = account._limit_remaining(now)
-        rows = self._pick_queued(account, now, batch_size, free_only=remaining == 0)
+        rows = self._pick_queued(account, now, batch_size, free_only=remaining == 0, only_ids=only_ids)
+        if picked is not None:
+            picked.extend(rows)
         if not rows:
             next_free = account._limit_next_free_at(now) if remaining == 0 else None
             if auto_commit:
@@ -238,11 +420,11 @@ class SpokiMessage(models.Model):
         return reserved, len(reserved) + len(failures), next_free
 
     @api.model
-    def _pick_queued(self, account, now, batch_size, free_only=False):
+    def _pick_queued(self, account, now, batch_size, free_only=False, only_ids=None):
         """Lock the next due messages of ``account`` (SKIP LOCKED). With
         ``free_only`` (the limit is used up) only numbers that cost nothing:
         already counted in the window, or whose customer-service window is
-        open."""
+        open. ``only_ids``: among these messages only."""
         free_filter = SQL()
         if free_only:
             free_filter = SQL(
@@ -258,6 +440,8 @@ class SpokiMessage(models.Model):
                 now - LIMIT_WINDOW,
                 now - SERVICE_WINDOW,
             )
+        if only_ids is not None:
+            free_filter = SQL("%s AND m.id = ANY(%s)", free_filter, list(only_ids))
         return self.env.execute_query_dict(
             SQL(
                 """SELECT m.id, m.wa_phone, m.kind, m.template_id, m.optout_confirmation,
@@ -349,7 +533,7 @@ class SpokiMessage(models.Model):
                 """UPDATE spoki_message AS m
                       SET state = 'sending', sending_worker = %(worker)s, attempt_at = %(now)s,
                           message_date = %(now)s, attempt_count = m.attempt_count + 1,
-                          counts_for_limit = v.counts,
+                          counts_for_limit = v.counts, outcome_unknown_since = NULL,
                           idempotency_key = COALESCE(m.idempotency_key, %(prefix)s || m.id::varchar),
                           write_date = %(now)s
                      FROM unnest(%(ids)s::int[], %(counts)s::boolean[]) AS v(id, counts)
@@ -364,7 +548,7 @@ class SpokiMessage(models.Model):
         return self.env.execute_query_dict(
             SQL(
                 """SELECT id, wa_phone, kind, body, template_id, lang, template_params,
-                          idempotency_key, attempt_count, partner_id
+                          idempotency_key, attempt_count, partner_id, send_crash_count
                      FROM spoki_message WHERE id = ANY(%s) ORDER BY priority DESC, id""",
                 [row["id"] for row in rows],
             )
@@ -373,98 +557,177 @@ class SpokiMessage(models.Model):
     # -- dispatch -----------------------------------------------------------
 
     @api.model
-    def _dispatch(self, account, rows, worker, auto_commit):
-        """Steps 2 and 3: call the provider for ``rows`` (reserved by
-        ``worker``) and record the outcomes, committing every chunk."""
-        call = self._provider_caller(account, rows)
-        concurrency = max(1, self._param("send_concurrency", 4))
-        chunk_size = max(1, self._param("send_commit_every", 100))
-        max_attempts = max(1, self._param("max_attempts", 5))
-        base_delay = max(1, self._param("retry_base_delay", 30))
-        error_codes = set()
-        executor = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 and len(rows) > 1 else None
+    def _dispatch(self, account, rows, worker, auto_commit, dispatcher=None):
+        """Steps 2 and 3: call the provider for ``rows`` (one chunk reserved
+        by ``worker``) and record the outcomes, then commit."""
+        if dispatcher is None:
+            with self._dispatcher() as own:
+                return self._dispatch(account, rows, worker, auto_commit, own)
         try:
-            for start in range(0, len(rows), chunk_size):
-                chunk = rows[start : start + chunk_size]
-                results = list(executor.map(call, chunk)) if executor else [call(row) for row in chunk]
-                now = self._now()
-                outcomes = []
-                for row, result, error in results:
-                    if result is not None:
-                        outcomes.append((row["id"], SendOutcome.sent(result.message_id, now)))
-                    elif error is not None:
-                        error_codes.add(error.code)
-                        outcome = outcome_of_error(
-                            error.code,
-                            error.temporary,
-                            str(error)[:300],
-                            row["attempt_count"],
-                            now,
-                            max_attempts,
-                            base_delay,
-                        )
-                        outcomes.append((row["id"], outcome))
-                    # else unknown: stays 'sending' for the reconciliation
-                self._write_outcomes(worker, outcomes)
-                if auto_commit:
-                    self.env.cr.commit()
-                self._after_outcome([mid for mid, outcome in outcomes if outcome.settled], auto_commit)
-        finally:
-            if executor:
-                executor.shutdown(wait=True)
+            call = dispatcher["callers"].get(account.id) or self._provider_caller(account)
+        except Exception:  # noqa: BLE001 - the account's setup, not a message: nothing was sent
+            _logger.exception("WhatsApp: can't build the provider client of %s", account.display_name)
+            now = self._now()
+            outcome = SendOutcome.requeued(now + ACCOUNT_ERROR_DELAY, "internal", refund_attempt=True)
+            self._write_outcomes(worker, [(row["id"], outcome) for row in rows])
+            if auto_commit:
+                self.env.cr.commit()
+            return
+        dispatcher["callers"][account.id] = call
+        ready, crashed = self._prepare_rows(account, rows)
+        executor = dispatcher["executor"] if len(ready) > 1 else None
+        paused = threading.Event()
+        results = list(executor.map(lambda row: call(row, paused), ready)) if executor else []
+        if not executor:
+            results = [call(row, paused) for row in ready]
+        now = self._now()
+        outcomes, error_codes, pause_end = self._outcomes_of_calls(account, results, crashed, now)
+        self._write_outcomes(worker, outcomes)
+        self._apply_pending_status_events([mid for mid, _outcome in outcomes])
+        if auto_commit:
+            self.env.cr.commit()
+        if pause_end:
+            account._pause_sending(pause_end, auto_commit)
+        self._after_outcome([mid for mid, outcome in outcomes if outcome.settled], auto_commit)
         if error_codes:
             account._on_provider_errors(error_codes)
 
     @api.model
-    def _provider_caller(self, account, rows):
-        """``call(row) -> (row, SendResult | None, ProviderError | None)``:
-        one provider call, safe to run in threads (no database access; one
-        client per thread). An unexpected exception leaves the outcome
-        unknown (None, None): the reconciliation settles it."""
-        kind = account.provider
-        config = account._provider_config()
-        clock = self._clock()
+    def _prepare_rows(self, account, rows):
+        """What each call needs, computed here (database access) rather than
+        in the threads: the template's reference and the parameters. Returns
+        ``(ready rows, [(row, crash outcome)])``: a row our code can't
+        prepare is a crash before any call."""
         provider_class = account._provider_class()
+        template_ids = {row["template_id"] for row in rows if row["template_id"]}
         refs = {
             template.id: provider_class.template_ref(template.provider_name or template.name, template.external_id)
-            for template in self.env["spoki.template"]
-            .sudo()
-            .with_context(active_test=False)
-            .browse({row["template_id"] for row in rows if row["template_id"]})
+            for template in self.env["spoki.template"].sudo().with_context(active_test=False).browse(template_ids)
         }
-        local = threading.local()
-
-        def call(row):
-            provider = getattr(local, "provider", None)
-            if provider is None:
-                provider = local.provider = get_provider(kind, config, clock=clock)
+        max_crashes, base_delay = self._crash_policy()
+        ready, crashed = [], []
+        for row in rows:
             try:
                 if row["kind"] == "template":
                     params = row["template_params"] or []
                     if isinstance(params, str):
                         params = json.loads(params)
-                    result = provider.send_template(
-                        row["wa_phone"],
-                        refs[row["template_id"]],
-                        provider_lang_code(row["lang"]),
-                        params,
-                        row["idempotency_key"],
+                    row["call"] = (
+                        "send_template",
+                        (row["wa_phone"], refs[row["template_id"]], provider_lang_code(row["lang"]), params),
                     )
                 else:
-                    result = provider.send_text(row["wa_phone"], row["body"] or "", row["idempotency_key"])
-                return row, result, None
+                    row["call"] = ("send_text", (row["wa_phone"], row["body"] or ""))
+            except Exception:  # noqa: BLE001 - one message's data: counted as its crash
+                _logger.exception("WhatsApp: can't prepare the send of message %s", row["id"])
+                crash = outcome_of_crash((row["send_crash_count"] or 0) + 1, max_crashes, self._now(), base_delay)
+                crashed.append((row, crash))
+            else:
+                ready.append(row)
+        return ready, crashed
+
+    @api.model
+    def _provider_caller(self, account):
+        """``call(row, paused) -> (row, SendResult | None, ProviderError |
+        None, crashed)``: one provider call, safe to run in threads (no
+        database access; one client per thread). Once ``paused`` is set (the
+        provider said the account sends too fast) the remaining calls of the
+        chunk are not made (``crashed`` = 'skipped'). An unexpected exception
+        in the call is ``crashed`` = 'during' (it may have been sent)."""
+        kind = account.provider
+        config = account._provider_config()
+        clock = self._clock()
+        local = threading.local()
+
+        def call(row, paused):
+            if paused.is_set():
+                return row, None, None, "skipped"
+            try:
+                provider = getattr(local, "provider", None)
+                if provider is None:
+                    provider = local.provider = get_provider(kind, config, clock=clock)
+            except Exception:  # noqa: BLE001 - nothing was sent
+                _logger.exception("WhatsApp: can't build the provider client for message %s", row["id"])
+                return row, None, None, "before"
+            method, args = row["call"]
+            try:
+                result = getattr(provider, method)(*args, row["idempotency_key"])
+                return row, result, None, None
             except ProviderError as exc:
-                return row, None, exc
-            except Exception:  # noqa: BLE001 - outcome unknown: left to the reconciliation
+                if exc.code == "rate_limited" and pause_until(exc.code, exc.provider_code, None, clock()):
+                    paused.set()
+                return row, None, exc, None
+            except Exception:  # noqa: BLE001 - counted as a crash of this message
                 _logger.exception("WhatsApp send of message %s failed unexpectedly", row["id"])
-                return row, None, None
+                return row, None, None, "during"
 
         return call
+
+    @api.model
+    def _outcomes_of_calls(self, account, results, crashed, now):
+        """``([(message id, SendOutcome)], error codes, pause end)`` of a
+        chunk's calls (see ``tools/send_policy.py``)."""
+        max_attempts = max(1, self._param("max_attempts", 5))
+        base_delay = max(1, self._param("retry_base_delay", 30))
+        max_crashes, _delay = self._crash_policy()
+        default_pause = timedelta(seconds=max(1, self._param("rate_limit_pause", int(DEFAULT_PAUSE.total_seconds()))))
+        deduplicated = account._provider_class().supports_lookup
+        pause_end = None
+        for _row, _result, error, _crashed in results:
+            if error is not None:
+                until = pause_until(error.code, error.provider_code, error.retry_after, now, default_pause)
+                if until and (pause_end is None or until > pause_end):
+                    pause_end = until
+        outcomes = [(row["id"], outcome) for row, outcome in crashed]
+        error_codes = set()
+        for row, result, error, crash in results:
+            if result is not None:
+                outcome = SendOutcome.sent(result.message_id, now)
+            elif error is not None:
+                error_codes.add(error.code)
+                # an account throughput limit waits for the account's pause; a
+                # pair rate limit (one customer) only for its own retry time
+                wait_until = pair_retry_at(error.code, error.provider_code, error.retry_after, now, default_pause)
+                if not wait_until and pause_until(error.code, error.provider_code, error.retry_after, now):
+                    wait_until = pause_end
+                outcome = outcome_of_error(
+                    error.code,
+                    error.temporary,
+                    str(error)[:300],
+                    row["attempt_count"],
+                    now,
+                    max_attempts,
+                    base_delay,
+                    outcome_unknown=error.outcome_unknown,
+                    deduplicated=deduplicated,
+                    paused_until=wait_until,
+                )
+            elif crash == "skipped":
+                outcome = SendOutcome.requeued(pause_end, "rate_limited", refund_attempt=True)
+            else:
+                outcome = outcome_of_crash(
+                    (row["send_crash_count"] or 0) + 1,
+                    max_crashes,
+                    now,
+                    base_delay,
+                    maybe_sent=crash == "during",
+                    deduplicated=deduplicated,
+                )
+            outcomes.append((row["id"], outcome))
+        return outcomes, error_codes, pause_end
 
     @api.model
     def _write_outcomes(self, worker, outcomes):
         """Record ``[(message id, SendOutcome)]`` of this worker's ``sending``
         messages (a message another worker took over is left alone)."""
+        self._write_outcomes_where(SQL("m.state = 'sending' AND m.sending_worker = %s", worker), outcomes)
+
+    @api.model
+    def _write_outcomes_where(self, where, outcomes):
+        """Record ``[(message id, SendOutcome)]`` on the messages matching
+        ``where`` (an SQL condition on ``spoki_message m``). An ``unknown``
+        outcome stays ``sending``, released by the worker, counted for the
+        limit, with ``outcome_unknown_since``."""
         if not outcomes:
             return
         pids = [outcome.provider_message_id for _id, outcome in outcomes if outcome.provider_message_id]
@@ -492,36 +755,46 @@ class SpokiMessage(models.Model):
                 ]
         columns = {
             "ids": [mid for mid, _outcome in outcomes],
-            "states": [o.state for _mid, o in outcomes],
+            "states": [o.db_state for _mid, o in outcomes],
             "pids": [o.provider_message_id for _mid, o in outcomes],
-            "codes": [o.error_code for _mid, o in outcomes],
-            "reasons": [self._reason(o.error_code, o.detail) if o.error_code else None for _mid, o in outcomes],
+            "codes": [o.error_code if o.state != "unknown" else None for _mid, o in outcomes],
+            "reasons": [
+                self._reason(o.error_code, o.detail) if o.error_code and o.state != "unknown" else None
+                for _mid, o in outcomes
+            ],
             "sent": [o.sent_at for _mid, o in outcomes],
             "failed": [o.failed_at for _mid, o in outcomes],
             "next": [o.next_attempt_at for _mid, o in outcomes],
             "refunds": [int(o.refund_attempt) for _mid, o in outcomes],
+            "unknown": [o.unknown_since for _mid, o in outcomes],
+            "crashes": [int(o.crashed) for _mid, o in outcomes],
         }
         self.env.cr.execute(
             SQL(
                 """UPDATE spoki_message AS m
                       SET state = v.state,
                           provider_message_id = COALESCE(v.pid, m.provider_message_id),
-                          error_code = CASE WHEN v.state = 'sent' THEN NULL ELSE v.code END,
-                          error_message = CASE WHEN v.state = 'sent' THEN NULL ELSE v.reason END,
+                          error_code = CASE WHEN v.state IN ('sent', 'sending') THEN NULL ELSE v.code END,
+                          error_message = CASE WHEN v.state IN ('sent', 'sending') THEN NULL ELSE v.reason END,
                           sent_at = COALESCE(m.sent_at, v.sent_at),
                           message_date = COALESCE(v.sent_at, v.failed_at, m.message_date),
                           failed_at = v.failed_at,
                           next_attempt_at = v.next_at,
                           attempt_count = m.attempt_count - v.refund,
-                          counts_for_limit = CASE WHEN v.state = 'sent' THEN m.counts_for_limit ELSE FALSE END,
+                          counts_for_limit = CASE WHEN v.state IN ('sent', 'sending') THEN m.counts_for_limit
+                                                  ELSE FALSE END,
                           sending_worker = NULL,
+                          outcome_unknown_since = v.unknown_since,
+                          send_crash_count = COALESCE(m.send_crash_count, 0) + v.crash,
                           write_date = now() AT TIME ZONE 'UTC'
                      FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(pids)s::varchar[], %(codes)s::varchar[],
                                  %(reasons)s::varchar[], %(sent)s::timestamp[], %(failed)s::timestamp[],
-                                 %(next)s::timestamp[], %(refunds)s::int[])
-                          AS v(id, state, pid, code, reason, sent_at, failed_at, next_at, refund)
-                    WHERE m.id = v.id AND m.state = 'sending' AND m.sending_worker = %(worker)s""",
-                worker=worker,
+                                 %(next)s::timestamp[], %(refunds)s::int[], %(unknown)s::timestamp[],
+                                 %(crashes)s::int[])
+                          AS v(id, state, pid, code, reason, sent_at, failed_at, next_at, refund, unknown_since,
+                               crash)
+                    WHERE m.id = v.id AND %(where)s""",
+                where=where,
                 **columns,
             )
         )
@@ -531,13 +804,20 @@ class SpokiMessage(models.Model):
     def _after_outcome(self, message_ids, auto_commit):
         """Conversations, chatter and chat bookkeeping of messages that were
         just sent or failed (a separate transaction: the outcome is already
-        safe)."""
+        safe; a failure here is logged, it never undoes an outcome)."""
         if not message_ids:
             return
-        messages = self.sudo().browse(message_ids).exists()
-        sent = messages.filtered(lambda m: m.state == "sent")
-        self.env["spoki.conversation"]._link_messages(sent)
-        messages._log_on_chatter()
+        try:
+            with self.env.cr.savepoint():
+                messages = self.sudo().browse(message_ids).exists()
+                sent = messages.filtered(lambda m: m.state == "sent")
+                self.env["spoki.conversation"]._link_messages(sent)
+                messages._log_on_chatter()
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001 - bookkeeping of messages already recorded
+            _logger.exception("WhatsApp: chatter/conversation bookkeeping of %s messages failed", len(message_ids))
+            self.env.invalidate_all()
         if auto_commit:
             self.env.cr.commit()
 
@@ -546,29 +826,34 @@ class SpokiMessage(models.Model):
     @api.model
     def _reconcile_sending(self, auto_commit=True):
         """Messages left in ``sending`` by a worker that is gone (its session
-        lock is free): settle them without ever sending twice."""
+        lock is free): settle them without ever sending twice; then fail the
+        messages whose outcome stayed unknown past the grace period."""
         cr = self.env.cr
         self.env.flush_all()
         workers = [
             worker
             for (worker,) in self.env.execute_query(
-                SQL("SELECT DISTINCT sending_worker FROM spoki_message WHERE state = 'sending'")
+                SQL(
+                    """SELECT DISTINCT sending_worker FROM spoki_message
+                        WHERE state = 'sending' AND sending_worker IS NOT NULL"""
+                )
             )
         ]
         for worker in workers:
             # Transaction-level: nothing to release by hand. Once free, the
             # id stays free (ids are random, never reused).
-            cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", LOCK_NS_WORKER, worker or 0))
+            cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", LOCK_NS_WORKER, worker))
             if not cr.fetchone()[0]:
                 continue  # alive
             self._reconcile_worker(worker, auto_commit)
+        self._expire_unknown_outcomes(auto_commit)
 
     @api.model
     def _reconcile_worker(self, worker, auto_commit):
         rows = self.env.execute_query_dict(
             SQL(
-                """SELECT id, account_id, idempotency_key, attempt_at FROM spoki_message
-                    WHERE state = 'sending' AND sending_worker IS NOT DISTINCT FROM %s""",
+                """SELECT id, account_id, idempotency_key, attempt_at, send_crash_count FROM spoki_message
+                    WHERE state = 'sending' AND sending_worker = %s""",
                 worker,
             )
         )
@@ -576,6 +861,7 @@ class SpokiMessage(models.Model):
         for row in rows:
             by_account.setdefault(row["account_id"], []).append(row)
         now = self._now()
+        max_crashes, _delay = self._crash_policy()
         for account_id, account_rows in by_account.items():
             account = self.env["spoki.account"].sudo().browse(account_id)
             provider = account._get_provider(clock=self._clock())
@@ -586,11 +872,52 @@ class SpokiMessage(models.Model):
                 except ProviderError as exc:
                     _logger.warning("WhatsApp: can't reconcile message %s yet: %s", row["id"], exc)
                     continue
-                outcomes.append(
-                    (row["id"], reconciled_outcome(provider.supports_lookup, found, row["attempt_at"], now))
+                outcome = reconciled_outcome(
+                    provider.supports_lookup,
+                    found,
+                    row["attempt_at"],
+                    now,
+                    crash_count=(row["send_crash_count"] or 0) + 1,
+                    max_crashes=max_crashes,
                 )
-            self._write_outcomes(worker, outcomes)
-            _logger.info("WhatsApp: reconciled %s interrupted sends of account %s", len(outcomes), account.display_name)
+                outcomes.append((row["id"], outcome))
+            self._write_outcomes_where(SQL("m.state = 'sending' AND m.sending_worker = %s", worker), outcomes)
+            self._apply_pending_status_events([mid for mid, _outcome in outcomes])
+            _logger.info(
+                "WhatsApp: reconciled %s interrupted sends of account %s (%s of unknown outcome)",
+                len(outcomes),
+                account.display_name,
+                sum(1 for _mid, outcome in outcomes if outcome.state == "unknown"),
+            )
             if auto_commit:
                 self.env.cr.commit()
             self._after_outcome([mid for mid, outcome in outcomes if outcome.settled], auto_commit)
+
+    @api.model
+    def _expire_unknown_outcomes(self, auto_commit):
+        """Fail as ``unknown_outcome`` the messages whose outcome stayed
+        unknown for ``spoki_whatsapp.unknown_outcome_grace`` hours (default
+        24) without the provider's status notification."""
+        now = self._now()
+        grace = timedelta(hours=max(0, self._param("unknown_outcome_grace", 24)))
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT id, COALESCE(outcome_unknown_since, attempt_at, write_date) FROM spoki_message
+                    WHERE state = 'sending' AND sending_worker IS NULL
+                      AND COALESCE(outcome_unknown_since, attempt_at, write_date) <= %s""",
+                now - grace,
+            )
+        )
+        outcomes = [(mid, unknown_outcome_expired(since, now, grace)) for mid, since in rows]
+        outcomes = [(mid, outcome) for mid, outcome in outcomes if outcome]
+        if not outcomes:
+            return
+        self._write_outcomes_where(SQL("m.state = 'sending' AND m.sending_worker IS NULL"), outcomes)
+        _logger.warning(
+            "WhatsApp: %s messages of unknown outcome failed after %s without a status from the provider",
+            len(outcomes),
+            grace,
+        )
+        if auto_commit:
+            self.env.cr.commit()
+        self._after_outcome([mid for mid, _outcome in outcomes], auto_commit)
