@@ -6,8 +6,6 @@ from odoo.tools import SQL
 from odoo.tools.misc import format_date, formatLang
 
 from odoo.addons.spoki_whatsapp.models.spoki_conversation import SESSION
-from odoo.addons.spoki_whatsapp.tools import tier_policy
-from odoo.addons.spoki_whatsapp.tools.vocabulary import worst_phone_status, worst_quality
 
 from ..tools import periods
 from .spoki_monthly_report import DELIVERED_STATES, FIGURES, SENT_STATES
@@ -81,11 +79,11 @@ class SpokiDashboard(models.AbstractModel):
         }
         if not account:
             return data
-        status = self._get_status(account, now)
+        live, outlook = self._live_tier(account, now)
         data.update(
             account=self._account_header(account),
-            status=status,
-            outlook=self._get_outlook(account, status, now),
+            status=self._get_status(account, live),
+            outlook=self._get_outlook(live, outlook),
             last_month=self._get_last_month(account, now),
             chart=self._chart_data(account, period, date_from, date_to, now),
             paused_campaigns=self._get_paused_campaigns(account),
@@ -164,27 +162,26 @@ class SpokiDashboard(models.AbstractModel):
         }
 
     @api.model
-    def _counters(self, account, now):
-        """Unique users reached by business-initiated messages in the last 24 h
-        and 7 days, live (not the cron's snapshot): ``(own 24 h, own 7 d,
-        shared 24 h, shared 7 d)``, "shared" being over the numbers sharing the
-        limit (the business portfolio under Meta's rule)."""
+    def _live_tier(self, account, now):
+        """The tier tracking's snapshot of ``account`` at ``now``, live (not the
+        cron's stored one): ``(copy of the account holding it, Outlook)``."""
         account = account.sudo()
-        counts = account._tier_count_unique_users(
-            {"own": account.ids, "scope": account._tier_scope_accounts().ids}, now
-        )
-        return counts["own"] + counts["scope"]
+        ((_scope, outlook, values),) = account._tier_evaluate(now).values()
+        return account.new(values[account.id], origin=account), outlook
 
     @api.model
-    def _get_status(self, account, now):
-        own_24h, own_7d, scope_24h, scope_7d = self._counters(account, now)
+    def _get_status(self, account, live):
+        """Unique users reached by business-initiated messages in the last 24 h
+        and 7 days (own, and "shared" over the numbers sharing the limit: the
+        business portfolio under Meta's rule), quality, tier and limit."""
         limit = account.sudo()._limit_value()  # 0 = unlimited
+        shared_24h = live.portfolio_users_24h
         status = {
-            "unique_24h": own_24h,
-            "unique_7d": own_7d,
-            "shared_24h": scope_24h,
-            "shared_7d": scope_7d,
-            "shared_numbers": len(account.sudo()._tier_scope_accounts()),
+            "unique_24h": live.unique_users_24h,
+            "unique_7d": live.unique_users_7d,
+            "shared_24h": shared_24h,
+            "shared_7d": live.portfolio_users_7d,
+            "shared_numbers": live.tier_scope_size,
             "quality": account.quality,
             "quality_label": self._selection_label(account, "quality"),
             "phone_status": account.phone_status,
@@ -193,8 +190,8 @@ class SpokiDashboard(models.AbstractModel):
             "tier_name": account.tier_level_id.name or "",
             "tier_limit": limit,
             "tier_limit_display": account._tier_fmt(limit) if limit else self.env._("Unlimited"),
-            "usage_percent": round(100.0 * scope_24h / limit, 1) if limit else 0.0,
-            "remaining": max(0, limit - scope_24h) if limit else None,
+            "usage_percent": round(100.0 * shared_24h / limit, 1) if limit else 0.0,
+            "remaining": max(0, limit - shared_24h) if limit else None,
             "limit_from_provider": account.provider_tier_limit >= 0,
             "quality_guard": False,
         }
@@ -206,43 +203,9 @@ class SpokiDashboard(models.AbstractModel):
         return status
 
     @api.model
-    def _get_outlook(self, account, status, now):
-        """Promotion outlook under the account's tier policy, live: the policy
-        (``spoki_whatsapp.tools.tier_policy.evaluate``) applied to the counters
-        of ``status``, told by the tier tracking's own outlook text
-        (``spoki.account._tier_outlook_text``) on a copy of the account that
-        holds the live figures instead of the cron's snapshot."""
-        account = account.sudo()
-        scope = account._tier_scope_accounts()
-        outlook = tier_policy.evaluate(
-            account.tier_policy,
-            tier_policy.Snapshot(
-                now=now,
-                level_index=account._tier_level_index(),
-                quality=worst_quality(scope.mapped("quality")),
-                phone_status=worst_phone_status(scope.mapped("phone_status")),
-                unique_24h=status["shared_24h"],
-                unique_7d=status["shared_7d"],
-                limit_reached_at=account.limit_reached_at or None,
-                level_since=account.level_since or None,
-                threshold_met_at=account.threshold_met_at or None,
-            ),
-        )
-        live = account.new(
-            {
-                "portfolio_users_24h": status["shared_24h"],
-                "portfolio_users_7d": status["shared_7d"],
-                "tier_scope_size": len(scope),
-                "tier_checked_at": now,
-                "tier_outlook_action": outlook.action,
-                "tier_threshold_7d": outlook.threshold_7d or 0,
-                "tier_needed_7d": outlook.needed_7d or 0,
-                "tier_earliest_promotion": outlook.earliest_promotion or False,
-                "tier_not_before": outlook.not_before or False,
-                "tier_blocked_reasons": ",".join(outlook.blocked_reasons),
-            },
-            origin=account,
-        )
+    def _get_outlook(self, live, outlook):
+        """Promotion outlook under the account's tier policy, told by the tier
+        tracking's own outlook text."""
         return {
             "available": True,
             "policy": outlook.policy_key,
@@ -254,8 +217,8 @@ class SpokiDashboard(models.AbstractModel):
             "earliest_promotion": fields.Datetime.to_string(outlook.earliest_promotion)
             if outlook.earliest_promotion
             else False,
-            "earliest_promotion_display": account._tier_fmt_datetime(outlook.earliest_promotion),
-            "not_before_display": account._tier_fmt_datetime(outlook.not_before),
+            "earliest_promotion_display": live._tier_fmt_datetime(outlook.earliest_promotion),
+            "not_before_display": live._tier_fmt_datetime(outlook.not_before),
         }
 
     @api.model

@@ -233,6 +233,17 @@ class SpokiAccount(models.Model):
 
         Returns ``{scope key: (accounts sharing the limit, Outlook)}``.
         """
+        results = {}
+        for key, (members, outlook, values) in self._tier_evaluate(now).items():
+            for member in members:
+                member.with_context(spoki_tier_no_hook=True).write(values[member.id])
+            results[key] = (members, outlook)
+        return results
+
+    def _tier_evaluate(self, now=None):
+        """The snapshot of ``_compute_tier_snapshot`` without storing it (the
+        dashboard shows it live): ``{scope key: (accounts sharing the limit,
+        Outlook, {account id: its snapshot values})}``."""
         now = self._tier_now(now)
         if not self:
             return {}
@@ -296,13 +307,13 @@ class SpokiAccount(models.Model):
                 "tier_blocked_reasons": ",".join(outlook.blocked_reasons),
                 "threshold_met_at": threshold_met_at,
             }
+            values = {}
             for member in members:
                 own_24h, own_7d = counts[("account", member.id)]
-                vals = dict(shared, unique_users_24h=own_24h, unique_users_7d=own_7d)
+                values[member.id] = dict(shared, unique_users_24h=own_24h, unique_users_7d=own_7d)
                 if member.tier_level_id == lead.tier_level_id:
-                    vals["limit_reached_at"] = limit_reached_at
-                member.with_context(spoki_tier_no_hook=True).write(vals)
-            results[key] = (members, outlook)
+                    values[member.id]["limit_reached_at"] = limit_reached_at
+            results[key] = (members, outlook, values)
         return results
 
     @api.model
