@@ -20,9 +20,11 @@ What it does:
    approved template using %%NOME%% and %%COGNOME%%;
 3. inserts ``--recipients`` contacts (one SQL ``INSERT … SELECT
    generate_series``, numbers already normalised) into one list;
-4. **enqueue**: ``campaign.action_start()`` — recipients selected and
+4. **enqueue**: ``campaign.action_start()`` then the enqueue job
+   (``spoki.campaign._enqueue_pending``) — recipients selected and
    deduplicated in SQL, the template rendered for every contact by its batch
-   method, messages written with multi-row INSERTs — timed and committed;
+   method, messages written with COPY + INSERT … SELECT in committed chunks —
+   timed;
 5. **dispatch**: ``--workers`` threads, each with its own cursor, run the
    send queue (``spoki.message._process_queue``, the cron's code: SKIP LOCKED
    batches, tier reservation, provider HTTP calls with the configured
@@ -188,6 +190,8 @@ def main():
             print("Enqueue: starting the campaign …", flush=True)
             start = time.perf_counter()
             campaign.action_start()
+            # the job "WhatsApp: campaign enqueue", run here until done (committed chunks)
+            env["spoki.campaign"]._enqueue_pending(auto_commit=True, time_budget=0)
             cr.commit()
             enqueue_s = time.perf_counter() - start
             results["enqueue_s"] = round(enqueue_s, 2)

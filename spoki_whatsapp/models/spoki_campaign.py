@@ -1,9 +1,12 @@
 """``spoki.campaign``: a template sent to lists, tags and a filter, under the
-messaging limit. Starting one renders and enqueues every recipient in SQL
-(COPY into a temporary table, one INSERT … SELECT); the send queue does the
-rest. ~520 lines: one model, kept whole.
+messaging limit. Starting one hands the recipients to the job "WhatsApp:
+campaign enqueue", which renders and enqueues them in committed chunks (COPY
+into a temporary table, one INSERT … SELECT per chunk); the send queue does
+the rest. One model, kept whole.
 """
 
+import bisect
+import contextlib
 import io
 import json
 import logging
@@ -17,16 +20,26 @@ from odoo.tools.safe_eval import safe_eval
 _logger = logging.getLogger(__name__)
 
 RENDER_CHUNK = 5000
+#: Contacts with missing values kept as examples for the note posted at the end.
+MISSING_EXAMPLES = 10
 
 
 class SpokiCampaign(models.Model):
     """A campaign: one approved template sent to the contacts of lists, tags
     and/or a domain (union), one message per WhatsApp number.
 
-    Start enqueues every message at once (SQL, no ORM create loop); the send
-    queue then sends them under the tier limit. Pause keeps the queued
-    messages where they are (the queue skips them), resume lets the queue take
-    them again, cancel removes the messages not sent yet."""
+    Start returns at once: the campaign is ``starting`` and the job "WhatsApp:
+    campaign enqueue" (``_cron_enqueue``) selects the recipients and enqueues
+    them in committed chunks (``spoki_whatsapp.campaign_enqueue_chunk``
+    contacts, SQL, no ORM create loop), resuming after the last contact done
+    (``enqueue_cursor``) when its time budget runs out or a worker dies; the
+    progress shows on the campaign. When every recipient is queued the
+    campaign is ``running`` and the send queue sends them under the tier
+    limit. A chunk that fails pauses its campaign with the reason; it never
+    holds up the send queue, other campaigns or chat replies. Pause keeps the
+    queued messages where they are (the queue skips them), resume lets the
+    queue (or the enqueue job) take them again, cancel removes the messages
+    not sent yet."""
 
     _name = "spoki.campaign"
     _description = "WhatsApp campaign"
@@ -58,6 +71,7 @@ class SpokiCampaign(models.Model):
         [
             ("draft", "Draft"),
             ("scheduled", "Scheduled"),
+            ("starting", "Starting"),
             ("running", "Running"),
             ("paused", "Paused"),
             ("done", "Done"),
@@ -99,6 +113,17 @@ class SpokiCampaign(models.Model):
     excluded_missing_count = fields.Integer("Missing values (excluded)", readonly=True, copy=False)
     cancelled_count = fields.Integer("Not sent (cancelled)", readonly=True, copy=False)
     enqueue_seconds = fields.Float("Enqueue time (s)", readonly=True, copy=False, digits=(16, 2))
+    # the enqueue job's progress
+    enqueue_total = fields.Integer("Recipients to queue", readonly=True, copy=False)
+    enqueue_done = fields.Integer("Recipients processed", readonly=True, copy=False)
+    enqueue_progress = fields.Float(
+        "Queueing progress", compute="_compute_enqueue_progress", help="Share of the recipients queued so far."
+    )
+    enqueue_cursor = fields.Integer(
+        "Last contact queued", readonly=True, copy=False, help="Last contact (id) the enqueue job processed."
+    )
+    enqueue_missing_examples = fields.Json("Contacts with missing values (examples)", readonly=True, copy=False)
+    enqueued_at = fields.Datetime("Queued at", readonly=True, copy=False)
     # live counters (SQL on the messages)
     queued_count = fields.Integer("Queued", compute="_compute_counters")
     sent_count = fields.Integer("Messages sent", compute="_compute_counters")
@@ -142,6 +167,16 @@ class SpokiCampaign(models.Model):
             total = sum(by_state.values())
             campaign.progress = 100.0 * (total - campaign.queued_count) / total if total else 0.0
 
+    @api.depends("enqueue_total", "enqueue_done", "enqueued_at")
+    def _compute_enqueue_progress(self):
+        for campaign in self:
+            if campaign.enqueued_at:
+                campaign.enqueue_progress = 100.0
+            elif campaign.enqueue_total:
+                campaign.enqueue_progress = min(100.0, 100.0 * campaign.enqueue_done / campaign.enqueue_total)
+            else:
+                campaign.enqueue_progress = 0.0
+
     def _compute_limit_blocked_until(self):
         for campaign in self:
             blocked = False
@@ -183,7 +218,7 @@ class SpokiCampaign(models.Model):
         return super().write(vals)
 
     def unlink(self):
-        if any(c.state in ("running", "paused") for c in self):
+        if any(c.state in ("starting", "running", "paused") for c in self):
             raise UserError(self.env._("Cancel the campaign before deleting it."))
         return super().unlink()
 
@@ -192,7 +227,9 @@ class SpokiCampaign(models.Model):
     # ------------------------------------------------------------
 
     def action_start(self):
-        """Start now (or schedule when "Start at" is in the future)."""
+        """Start now (or schedule when "Start at" is in the future). Returns
+        at once: the enqueue job queues the recipients in the background."""
+        self.check_access("write")
         now = self.env["spoki.message"]._now()
         for campaign in self:
             if campaign.state not in ("draft", "scheduled"):
@@ -202,25 +239,32 @@ class SpokiCampaign(models.Model):
                 campaign.state = "scheduled"
                 campaign.account_id._spoki_trigger_send(at=campaign.scheduled_at)
             else:
-                campaign._enqueue()
+                campaign._start_enqueue(now)
         return True
 
     def action_draft(self):
+        self.check_access("write")
         self.filtered(lambda c: c.state == "scheduled").write({"state": "draft"})
         return True
 
     def action_pause(self, reason=None):
         """Pause: queued messages stay queued and are skipped by the send
-        queue. Also called by the quality guard with a reason."""
-        running = self.filtered(lambda c: c.state in ("running", "scheduled"))
+        queue (a campaign still being queued stops queueing). Also called by
+        the quality guard with a reason."""
+        self.check_access("write")
+        running = self.filtered(lambda c: c.state in ("running", "scheduled", "starting"))
         reason = reason or self.env._("Paused by %(user)s", user=self.env.user.name)
         running.write({"state": "paused", "pause_reason": reason})
         return True
 
     def action_resume(self):
+        self.check_access("write")
         paused = self.filtered(lambda c: c.state == "paused")
         for campaign in paused:
-            if campaign.started_at:
+            if campaign.started_at and not campaign.enqueued_at:
+                campaign.write({"state": "starting", "pause_reason": False})
+                campaign._trigger_enqueue()
+            elif campaign.started_at:
                 campaign.write({"state": "running", "pause_reason": False})
                 campaign.account_id._spoki_trigger_send()
             else:
@@ -231,13 +275,17 @@ class SpokiCampaign(models.Model):
     def action_cancel(self):
         """Cancel: the messages not sent yet are removed (they never reached
         anybody); those already sent stay in the ledger."""
-        for campaign in self.filtered(lambda c: c.state in ("draft", "scheduled", "running", "paused")):
+        self.check_access("write")
+        for campaign in self.filtered(lambda c: c.state in ("draft", "scheduled", "starting", "running", "paused")):
             self.env["spoki.message"].flush_model()
+            # the enqueue job may be queueing this campaign: wait for its chunk
+            self.env.cr.execute(SQL("SELECT id FROM spoki_campaign WHERE id = %s FOR UPDATE", campaign.id))
             self.env.cr.execute(
                 SQL("DELETE FROM spoki_message WHERE campaign_id = %s AND state = 'queued'", campaign.id)
             )
             removed = self.env.cr.rowcount
             self.env["spoki.message"].invalidate_model()
+            campaign.invalidate_recordset()
             campaign.write({"state": "cancelled", "cancelled_count": campaign.cancelled_count + removed})
         return True
 
@@ -335,70 +383,235 @@ class SpokiCampaign(models.Model):
         self.ensure_one()
         return {line.field_id.name: line.value for line in self.value_ids if line.field_id}
 
+    # ------------------------------------------------------------
+    # ENQUEUE (job "WhatsApp: campaign enqueue")
+    # ------------------------------------------------------------
+
+    def _start_enqueue(self, now):
+        """The campaign starts: the enqueue job will queue its recipients."""
+        self.write(
+            {
+                "state": "starting",
+                "started_at": now,
+                "pause_reason": False,
+                "enqueue_total": 0,
+                "enqueue_done": 0,
+                "enqueue_cursor": 0,
+                "enqueue_missing_examples": False,
+                "enqueued_at": False,
+                "recipient_count": 0,
+                "excluded_missing_count": 0,
+                "enqueue_seconds": 0.0,
+            }
+        )
+        self._trigger_enqueue()
+
+    def _trigger_enqueue(self):
+        cron = self.env.ref("spoki_whatsapp.ir_cron_spoki_campaign_enqueue", raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger()
+
     def _enqueue(self):
-        """Create every message of the campaign in bulk: recipients in SQL,
-        rendering through the template's batch method (chunks of 5,000), then
-        multi-row INSERTs. Contacts whose rendering misses a value are
-        excluded and counted."""
+        """Queue every recipient now, in this transaction (the enqueue job's
+        work done synchronously: tests, scripts, benchmarks). Starts a draft
+        or scheduled campaign first; never queues a campaign twice."""
         self.ensure_one()
-        started = time.monotonic()
-        # Lock the campaign: a double click or two workers can't enqueue twice.
-        self.env.cr.execute(SQL("SELECT state FROM spoki_campaign WHERE id = %s FOR UPDATE", self.id))
-        if self.env.cr.fetchone()[0] not in ("draft", "scheduled"):
+        if self.state in ("draft", "scheduled"):
+            self._check_startable()
+            self._start_enqueue(self.env["spoki.message"]._now())
+        elif self.state != "starting":
             raise UserError(self.env._("The campaign %(name)s has already started.", name=self.name))
+        self._enqueue_run(auto_commit=False, deadline=None)
+        return self.recipient_count
+
+    @api.model
+    def _cron_enqueue(self):
+        """Cron "WhatsApp: campaign enqueue": queue the recipients of the
+        starting campaigns in committed chunks within a time budget; report
+        progress so Odoo runs the job again at once while work is left."""
+        done, remaining = self._enqueue_pending()
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+
+    @api.model
+    def _enqueue_pending(self, auto_commit=None, time_budget=None):
+        """Queue the starting campaigns, oldest first, until the time budget
+        (``spoki_whatsapp.campaign_enqueue_time_budget``, seconds) runs out.
+        Returns ``(recipients processed, recipients left)``."""
         Message = self.env["spoki.message"]
-        now = Message._now()
-        selection = self._select_recipients()
-        timings = {"select": time.monotonic() - started, "render": 0.0}
-        template = self.template_id
-        payload = self._payload()
-        Partner = self.env["res.partner"].with_context(prefetch_fields=False)
+        auto_commit = Message._auto_commit_default() if auto_commit is None else auto_commit
+        if time_budget is None:
+            time_budget = Message._param("campaign_enqueue_time_budget", 60)
+        deadline = time.monotonic() + time_budget if time_budget else None
+        done = remaining = 0
+        for campaign in self.sudo().search([("state", "=", "starting")], order="started_at, id"):
+            if done and deadline and time.monotonic() > deadline:  # a run always does one chunk
+                remaining += max(campaign.enqueue_total - campaign.enqueue_done, 1)
+                continue
+            campaign_done, campaign_left = campaign._enqueue_run(auto_commit, deadline)
+            done += campaign_done
+            remaining += campaign_left
+        return done, remaining
+
+    def _enqueue_run(self, auto_commit, deadline):
+        """Queue chunks of this campaign until it is done or ``deadline``
+        (monotonic) passes. A failure pauses the campaign with its reason
+        (the chunk is rolled back, the chunks before stay queued). Returns
+        ``(recipients processed, recipients left)``."""
+        self.ensure_one()
+        from .send_queue.spoki_message import TRANSIENT_DB_ERRORS  # noqa: PLC0415 - after the models load
+
+        try:
+            return self._enqueue_chunks(auto_commit, deadline)
+        except TRANSIENT_DB_ERRORS:
+            raise  # not the campaign's fault: the next run goes on
+        except Exception as exc:
+            if auto_commit:
+                self.env.cr.rollback()
+            self.env.invalidate_all()
+            if not isinstance(exc, UserError):
+                _logger.exception("WhatsApp campaign %s: queueing failed", self.id)
+            reason = self.env._("Queueing the recipients failed: %(error)s", error=exc)
+            self._pause_on_failure(reason, auto_commit)
+            return 0, 0
+
+    def _pause_on_failure(self, reason, auto_commit):
+        self.env.cr.execute(
+            SQL("SELECT state FROM spoki_campaign WHERE id = %s FOR UPDATE", self.id),
+        )
+        if self.env.cr.fetchone()[0] == "starting":
+            self.write({"state": "paused", "pause_reason": reason})
+            self.message_post(body=reason)
+        if auto_commit:
+            self.env.cr.commit()
+
+    def _enqueue_chunks(self, auto_commit, deadline):
+        Message = self.env["spoki.message"]
         cr = self.env.cr
-        queued = missing = 0
-        missing_examples = []
-        uid = self.env.uid
-        partner_ids = selection["partner_ids"]
-        # Rendered rows are streamed with COPY into a temporary table, then
-        # one INSERT … SELECT writes the messages (a VALUES list of 100,000
-        # rows costs more to build and parse than the insert itself).
+        chunk_size = max(1, Message._param("campaign_enqueue_chunk", RENDER_CHUNK))
+        state = {"selection": None, "done": 0}
+        while True:
+            # Each chunk in its own transaction (a savepoint in tests, where
+            # nothing is committed), the campaign row locked: a second job, a
+            # pause or a cancel waits for the chunk to commit.
+            Message._begin_read_committed(auto_commit)
+            with contextlib.nullcontext() if auto_commit else cr.savepoint():
+                left = self._enqueue_next_chunk(state, chunk_size)
+            if auto_commit:
+                cr.commit()
+            if left is None:
+                return state["done"], 0
+            if left and deadline and time.monotonic() > deadline:
+                return state["done"], left
+
+    def _enqueue_next_chunk(self, state, chunk_size):
+        """Queue the next chunk (after ``enqueue_cursor``), or finish.
+        Returns the recipients left after it, or None when the campaign is
+        done queueing (or no longer ``starting``). ``state`` keeps the
+        selection between chunks and counts the recipients processed."""
+        started = time.monotonic()
+        cr = self.env.cr
+        cr.execute(SQL("SELECT state, enqueue_cursor FROM spoki_campaign WHERE id = %s FOR UPDATE", self.id))
+        campaign_state, cursor = cr.fetchone()
+        if campaign_state != "starting":
+            return None
+        self.invalidate_recordset()
+        if state["selection"] is None:
+            self._check_startable()
+            state["selection"] = selection = self._select_recipients()
+            if not self.enqueue_total:
+                self.write(
+                    {
+                        "enqueue_total": len(selection["partner_ids"]),
+                        "duplicate_count": selection["duplicates"],
+                        "excluded_optout_count": selection["opted_out"],
+                        "excluded_invalid_count": selection["invalid"],
+                    }
+                )
+        partner_ids = state["selection"]["partner_ids"]
+        position = bisect.bisect_right(partner_ids, cursor or 0)
+        chunk_ids = partner_ids[position : position + chunk_size]
+        if not chunk_ids:
+            self._enqueue_finish()
+            return None
+        queued, missing, examples = self._enqueue_partners(chunk_ids)
+        known = self.enqueue_missing_examples or []
+        self.write(
+            {
+                "recipient_count": self.recipient_count + queued,
+                "excluded_missing_count": self.excluded_missing_count + missing,
+                "enqueue_missing_examples": (known + examples)[:MISSING_EXAMPLES],
+                "enqueue_cursor": chunk_ids[-1],
+                "enqueue_done": self.enqueue_done + len(chunk_ids),
+                "enqueue_seconds": self.enqueue_seconds + time.monotonic() - started,
+            }
+        )
+        state["done"] += len(chunk_ids)
+        return len(partner_ids) - position - len(chunk_ids)
+
+    def _enqueue_finish(self):
+        """Every recipient is queued: the campaign runs."""
+        now = self.env["spoki.message"]._now()
+        self.write({"state": "running", "enqueued_at": now})
+        examples = self.enqueue_missing_examples or []
+        if examples:
+            names = dict(
+                (p.id, p.display_name)
+                for p in self.env["res.partner"].sudo().browse([pid for pid, _m in examples]).exists()
+            )
+            lines = [
+                self.env._("%(name)s: %(fields)s", name=names.get(pid, pid), fields=", ".join(names_missing))
+                for pid, names_missing in examples
+            ]
+            self.message_post(
+                body=self.env._(
+                    "%(count)s contacts excluded because dynamic fields have no value, for example: %(lines)s",
+                    count=self.excluded_missing_count,
+                    lines="; ".join(lines),
+                )
+            )
+        _logger.info(
+            "WhatsApp campaign %s: %s messages queued in %.2fs", self.id, self.recipient_count, self.enqueue_seconds
+        )
+        self.account_id._spoki_trigger_send()
+
+    def _enqueue_partners(self, partner_ids):
+        """Render the template for ``partner_ids`` (the template's batch
+        method) and insert their messages: rendered rows are streamed with COPY
+        into a temporary table, then one INSERT … SELECT writes the messages (a
+        VALUES list of thousands of rows costs more to build and parse than the
+        insert itself). A number already queued by this campaign is skipped
+        (the selection may change between two runs of the job). Returns
+        ``(queued, missing, [(partner id, missing fields)] examples)``."""
+        cr = self.env.cr
+        now = self.env["spoki.message"]._now()
+        partners = self.env["res.partner"].with_context(prefetch_fields=False).browse(partner_ids)
+        rendered = self.template_id._render_for_partners(partners, self._payload())
+        numbers = dict(zip(partner_ids, partners.mapped("wa_phone")))
+        buffer = io.StringIO()
+        missing, examples = 0, []
+        for partner_id in partner_ids:
+            result = rendered[partner_id]
+            if result["missing"]:
+                missing += 1
+                if len(examples) < MISSING_EXAMPLES:
+                    examples.append((partner_id, list(result["missing"])))
+                continue
+            values = (
+                partner_id,
+                numbers[partner_id],
+                result["lang"],
+                result["body"],
+                json.dumps(result["params"] or [], ensure_ascii=False),
+            )
+            buffer.write("\t".join(_copy_text(value) for value in values))
+            buffer.write("\n")
+        buffer.seek(0)
         cr.execute("DROP TABLE IF EXISTS spoki_enqueue_buffer")
         cr.execute(
             """CREATE TEMP TABLE spoki_enqueue_buffer
                    (partner_id int, wa_phone varchar, lang varchar, body text, params jsonb)"""
         )
-        for start in range(0, len(partner_ids), RENDER_CHUNK):
-            chunk_ids = partner_ids[start : start + RENDER_CHUNK]
-            partners = Partner.browse(chunk_ids)
-            render_started = time.monotonic()
-            rendered = template._render_for_partners(partners, payload)
-            numbers = dict(zip(chunk_ids, partners.mapped("wa_phone")))
-            timings["render"] += time.monotonic() - render_started
-            buffer = io.StringIO()
-            for partner_id in chunk_ids:
-                result = rendered[partner_id]
-                if result["missing"]:
-                    missing += 1
-                    if len(missing_examples) < 10:
-                        missing_examples.append((partner_id, result["missing"]))
-                    continue
-                buffer.write(
-                    "\t".join(
-                        _copy_text(value)
-                        for value in (
-                            partner_id,
-                            numbers[partner_id],
-                            result["lang"],
-                            result["body"],
-                            json.dumps(result["params"] or [], ensure_ascii=False),
-                        )
-                    )
-                )
-                buffer.write("\n")
-                queued += 1
-            buffer.seek(0)
-            cr.copy_expert("COPY spoki_enqueue_buffer FROM STDIN", buffer)
-            self.env.invalidate_all()
-        insert_started = time.monotonic()
+        cr.copy_expert("COPY spoki_enqueue_buffer FROM STDIN", buffer)
         cr.execute(
             SQL(
                 """INSERT INTO spoki_message
@@ -408,66 +621,35 @@ class SpokiCampaign(models.Model):
                    SELECT %(account)s, %(company)s, b.partner_id, b.wa_phone, %(template)s, b.lang, b.body,
                           b.params, %(campaign)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s,
                           'outgoing', 'template', 'queued', FALSE, 0, 0, TRUE
-                     FROM spoki_enqueue_buffer b""",
+                     FROM spoki_enqueue_buffer b
+                    WHERE NOT EXISTS (SELECT 1 FROM spoki_message m
+                                       WHERE m.account_id = %(account)s AND m.wa_phone = b.wa_phone
+                                         AND m.campaign_id = %(campaign)s)""",
                 account=self.account_id.id,
                 company=self.account_id.company_id.id,
-                template=template.id,
+                template=self.template_id.id,
                 campaign=self.id,
                 now=now,
-                uid=uid,
+                uid=self.env.uid,
             )
         )
+        queued = cr.rowcount
         cr.execute("DROP TABLE spoki_enqueue_buffer")
-        timings["insert"] = time.monotonic() - insert_started
-        Message.invalidate_model()
-        self.write(
-            {
-                "state": "running",
-                "started_at": now,
-                "recipient_count": queued,
-                "duplicate_count": selection["duplicates"],
-                "excluded_optout_count": selection["opted_out"],
-                "excluded_invalid_count": selection["invalid"],
-                "excluded_missing_count": missing,
-                "enqueue_seconds": time.monotonic() - started,
-            }
-        )
-        if missing_examples:
-            names = dict(
-                (p.id, p.display_name) for p in self.env["res.partner"].browse([pid for pid, _m in missing_examples])
-            )
-            lines = [
-                self.env._("%(name)s: %(fields)s", name=names.get(pid, pid), fields=", ".join(names_missing))
-                for pid, names_missing in missing_examples
-            ]
-            self.message_post(
-                body=self.env._(
-                    "%(count)s contacts excluded because dynamic fields have no value, for example: %(lines)s",
-                    count=missing,
-                    lines="; ".join(lines),
-                )
-            )
-        _logger.info(
-            "WhatsApp campaign %s: %s messages queued in %.2fs (recipients %.2fs, rendering %.2fs, insert %.2fs)",
-            self.id,
-            queued,
-            time.monotonic() - started,
-            timings["select"],
-            timings["render"],
-            timings["insert"],
-        )
-        self.account_id._spoki_trigger_send()
-        return queued
+        self.env["spoki.message"].invalidate_model()
+        self.env.invalidate_all()
+        return queued, missing, examples
 
     # ------------------------------------------------------------
-    # CRON HELPERS (called by the send queue)
+    # SEND QUEUE HELPERS (called by the send queue)
     # ------------------------------------------------------------
 
     @api.model
     def _cron_start_scheduled(self, auto_commit=None):
-        """Start the scheduled campaigns that are due. Several workers may run
-        this at once: each campaign is locked (SKIP LOCKED, READ COMMITTED)
-        and its state checked again, so it is enqueued once."""
+        """Start the scheduled campaigns that are due: they become
+        ``starting`` and the enqueue job queues them (nothing heavy here: the
+        send queue calls this). Several workers may run this at once: each
+        campaign is locked (SKIP LOCKED, READ COMMITTED) and its state checked
+        again, so it starts once."""
         Message = self.env["spoki.message"]
         auto_commit = Message._auto_commit_default() if auto_commit is None else auto_commit
         while True:
@@ -490,7 +672,7 @@ class SpokiCampaign(models.Model):
             except UserError as exc:
                 campaign.write({"state": "paused", "pause_reason": str(exc)})
             else:
-                campaign._enqueue()
+                campaign._start_enqueue(Message._now())
             if auto_commit:
                 self.env.cr.commit()
             else:

@@ -47,6 +47,15 @@ class TestCampaign(MessagingCommon):
             )
         )
 
+    def _run_enqueue(self):
+        """The job "WhatsApp: campaign enqueue" (started campaigns are queued
+        in the background)."""
+        return self.env["spoki.campaign"]._enqueue_pending(auto_commit=False)
+
+    def _start(self, campaign):
+        campaign.action_start()
+        self._run_enqueue()
+
     def _with_payload(self, campaign):
         field = self.env["spoki.dynamic.field"].search([("name", "=", "PROMO_URL")])
         campaign.value_ids = [(0, 0, {"field_id": field.id, "value": "https://example.com/june"})]
@@ -55,7 +64,7 @@ class TestCampaign(MessagingCommon):
     def test_recipients_dedup_and_exclusions(self):
         campaign = self._with_payload(self._campaign())
         self.assertEqual(campaign.estimated_count, 3)
-        campaign.action_start()
+        self._start(campaign)
         self.assertEqual(campaign.state, "running")
         self.assertEqual(campaign.recipient_count, 3)  # p1 (number shared with p2), p3 (tag), p6 (domain)
         self.assertEqual(campaign.duplicate_count, 1)  # p2
@@ -73,14 +82,14 @@ class TestCampaign(MessagingCommon):
 
     def test_missing_value_excluded(self):
         campaign = self._campaign()
-        campaign.action_start()
+        self._start(campaign)
         self.assertEqual(campaign.recipient_count, 0)
         self.assertEqual(campaign.excluded_missing_count, 3)
         self.assertIn("PROMO_URL", campaign.message_ids[0].body)
 
     def test_send_counters_and_done(self):
         campaign = self._with_payload(self._campaign())
-        campaign.action_start()
+        self._start(campaign)
         self.run_queue()
         self.assertEqual((campaign.sent_count, campaign.queued_count), (3, 0))
         self.assertEqual(campaign.state, "done")
@@ -93,7 +102,7 @@ class TestCampaign(MessagingCommon):
 
     def test_pause_resume(self):
         campaign = self._with_payload(self._campaign())
-        campaign.action_start()
+        self._start(campaign)
         campaign.action_pause(reason="Quality dropped to low")
         self.assertEqual((campaign.state, campaign.pause_reason), ("paused", "Quality dropped to low"))
         self.run_queue()
@@ -114,6 +123,7 @@ class TestCampaign(MessagingCommon):
         self.assertEqual(campaign.state, "scheduled")
         self.advance(hours=2)
         self.env["spoki.campaign"]._cron_start_scheduled(auto_commit=False)
+        self._run_enqueue()
         self.assertEqual(campaign.state, "running")
         self.assertEqual(campaign.recipient_count, 3)
         with self.assertRaises(UserError):
@@ -121,7 +131,7 @@ class TestCampaign(MessagingCommon):
 
     def test_cancel_removes_unsent(self):
         campaign = self._with_payload(self._campaign())
-        campaign.action_start()
+        self._start(campaign)
         campaign.action_cancel()
         self.assertEqual((campaign.state, campaign.cancelled_count), ("cancelled", 3))
         self.assertFalse(self.Message.search([("campaign_id", "=", campaign.id)]))
@@ -146,7 +156,7 @@ class TestCampaign(MessagingCommon):
         campaign = self._campaign(
             template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[], use_partner_domain=False
         )
-        campaign.action_start()
+        self._start(campaign)
         self.assertEqual(campaign.recipient_count, 2000)
         self.run_queue(no_chatter=True)
         campaign.invalidate_recordset()
@@ -167,7 +177,7 @@ class TestCampaign(MessagingCommon):
         campaign = self._campaign(
             template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[], use_partner_domain=False
         )
-        campaign.action_start()
+        self._start(campaign)
         self.run_queue()
         notes = self.env["mail.message"].search([("model", "=", "res.partner"), ("res_id", "in", partners.ids)])
         self.assertEqual(len(notes), 60)
