@@ -252,6 +252,7 @@ class SpokiTemplate(models.Model):
 
     def action_save_draft(self):
         """The form saves before running a button: nothing else to do."""
+        self.check_access("write")
         self._check_editable()
         return {
             "type": "ir.actions.client",

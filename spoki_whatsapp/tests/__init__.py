@@ -20,4 +20,5 @@ from . import test_webhook_status
 from . import test_provider_status_unknown
 from . import test_send_queue_limit_race
 from . import test_send_queue_faults
+from . import test_access_matrix
 from . import test_send_queue_campaign_enqueue
