@@ -483,6 +483,19 @@ class TestQualityGuard(TierCase):
         self.assertEqual(account.quality_guard_state, "ok")
         self.assertTrue(self._notes(account, "Quality guard cleared"))
 
+    def test_unknown_quality_neither_clears_the_guard_nor_reads_as_a_change_of_rank(self):
+        """A provider that stops reporting the quality ('unknown') says nothing
+        about the cause of the trip: the guard stays, the note says "changed"."""
+        account = self.guide
+        account.with_context(spoki_clock=T0).write({"quality": "low"})
+        self.assertEqual(account.quality_guard_state, "tripped")
+        account.with_context(spoki_clock=T0 + 2 * HOUR).write({"quality": "unknown"})
+        self._track(account, T0 + 2 * HOUR)
+        self.assertEqual(account.quality_guard_state, "tripped")
+        self.assertFalse(self._notes(account, "Quality guard cleared"))
+        self.assertTrue(self._notes(account, "Quality rating changed from Low to Unknown"))
+        self.assertFalse(self._notes(account, "improved from Low to Unknown"))
+
     def test_medium_threshold_and_off(self):
         account = self.guide
         account.quality_guard_threshold = "medium"

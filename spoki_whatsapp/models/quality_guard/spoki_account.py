@@ -89,7 +89,8 @@ class SpokiAccount(models.Model):
             elif account.quality in guard_qualities:
                 if account.quality_guard_state != "tripped":
                     by_quality |= account
-            elif account.quality_guard_state == "tripped" and not count:
+            elif account.quality_guard_state == "tripped" and not count and account.quality != "unknown":
+                # an unknown quality says nothing about the cause: the guard stays
                 account.with_context(spoki_tier_no_hook=True).write({"quality_guard_state": "ok"})
                 account.sudo().message_post(
                     body=self.env._(

@@ -574,7 +574,9 @@ class SpokiAccount(models.Model):
         self.ensure_one()
         labels = dict(self._fields["quality"]._description_selection(self.env))
         values = {"old": labels.get(old_quality, old_quality), "new": labels.get(self.quality, self.quality)}
-        if QUALITY_RANK.get(self.quality, 0) > QUALITY_RANK.get(old_quality, 0):
+        if "unknown" in (self.quality, old_quality):
+            body = self.env._("Quality rating changed from %(old)s to %(new)s.", **values)
+        elif QUALITY_RANK.get(self.quality, 0) > QUALITY_RANK.get(old_quality, 0):
             body = self.env._("Quality rating dropped from %(old)s to %(new)s.", **values)
             if self.quality == "low":
                 body += " " + self.env._("No tier promotion while the quality rating is low.")
