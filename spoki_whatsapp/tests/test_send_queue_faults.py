@@ -9,8 +9,9 @@ from odoo.tests.common import _super_send
 from odoo.tools import mute_logger
 
 from ..models.send_queue.spoki_message import SpokiMessage
+from ..tools.providers.meta import MetaCloudProvider
 from ..tools.providers.sandbox import SandboxProvider
-from .fake_provider import FakeProvider
+from .fake_provider import FakeProvider, meta_messages_change, meta_status, meta_webhook
 from .messaging_common import MessagingCommon
 
 QUEUE_LOGGER = "odoo.addons.spoki_whatsapp.models.send_queue.spoki_message"
@@ -144,6 +145,70 @@ class TestSendQueueMetaCrash(FakeProviderCommon):
         self.run_queue()
         self.assertEqual(set(messages.mapped("error_code")), {"unknown_outcome"})
         self.assertIn("not sent again", messages[0].error_message)
+
+    def test_unknown_outcome_settled_by_the_webhook_with_its_key(self):
+        """Meta's status webhooks echo the key we sent (biz_opaque_callback_data):
+        they settle a send of unknown outcome, failed ones included."""
+        delivered, failed = self.queue_meta(self.customer | self.customer_es)
+        self.fake.fail_next(2, status="reset", path="/messages")
+        self.run_queue()
+        self.assert_unknown(delivered | failed, self.start)
+        wamid = {record["callback_data"]: pid for pid, record in self.fake.messages.items()}
+        stamp = self.start.timestamp() + 2
+        payload = meta_webhook(
+            [
+                meta_messages_change(
+                    statuses=[
+                        meta_status(
+                            wamid[delivered.idempotency_key], "sent", stamp, callback_data=delivered.idempotency_key
+                        ),
+                        meta_status(
+                            wamid[delivered.idempotency_key],
+                            "delivered",
+                            stamp + 1,
+                            callback_data=delivered.idempotency_key,
+                        ),
+                        meta_status(
+                            wamid[failed.idempotency_key],
+                            "failed",
+                            stamp,
+                            error_code=131026,
+                            callback_data=failed.idempotency_key,
+                        ),
+                    ]
+                )
+            ]
+        )
+        self.Message._process_webhook(self.meta, payload)
+        (delivered | failed).invalidate_recordset()
+        self.assertEqual(
+            (delivered.state, delivered.provider_message_id), ("delivered", wamid[delivered.idempotency_key])
+        )
+        self.assertEqual((failed.state, failed.error_code), ("failed", "invalid_number"))
+        self.advance(hours=25)
+        self.run_queue()
+        self.assertEqual((delivered.state, failed.error_code), ("delivered", "invalid_number"), "settled for good")
+        self.assertEqual(set(self.fake.meta_sends_by_key.values()), {1})
+
+    def test_status_arriving_before_the_outcome_is_recorded(self):
+        """Meta answers the send and its 'delivered' webhook comes in before
+        the worker records the outcome: the event waits, and recording the
+        provider id applies it."""
+        message = self.queue_meta(self.customer)
+        original = MetaCloudProvider._send
+        Message = self.Message
+
+        def send_then_webhook(provider, payload, idempotency_key):
+            result = original(provider, payload, idempotency_key)
+            stamp = self.start.timestamp() + 1
+            status = meta_status(result.message_id, "delivered", stamp, callback_data=idempotency_key)
+            Message._process_webhook(self.meta, meta_webhook([meta_messages_change(statuses=[status])]))
+            return result
+
+        with patch.object(MetaCloudProvider, "_send", send_then_webhook):
+            self.run_queue()
+        self.assertEqual((message.state, message.sending_worker), ("delivered", 0))
+        self.assertTrue(message.provider_message_id.startswith("wamid."))
 
     def test_connection_never_opened_is_retried(self):
         with FakeProvider() as gone:

@@ -9,8 +9,8 @@ together.
 
 The send queue (``_process_queue``, cron "WhatsApp: send queue")
 ----------------------------------------------------------------
-Chunk by chunk (``spoki_whatsapp.send_commit_every`` messages, at most
-``send_batch_size``), for one account at a time:
+Accounts take turns of ``spoki_whatsapp.send_batch_size`` messages, sent
+chunk by chunk (``send_commit_every`` messages):
 
 1. *Reserve* (one short READ COMMITTED transaction, committed): pick queued
    messages with ``FOR UPDATE SKIP LOCKED``, apply the rules WhatsApp enforces
@@ -162,7 +162,7 @@ class SpokiMessage(models.Model):
         batch_size = batch_size or self._param("send_batch_size", 500)
         chunk_size = max(1, min(batch_size, self._param("send_commit_every", 100)))
         time_budget = time_budget if time_budget is not None else self._param("send_time_budget", 10)
-        started = time.monotonic()
+        deadline = time.monotonic() + time_budget if time_budget else None
         cr = self.env.cr
         self._reconcile_sending(auto_commit=auto_commit)
         done = batches = 0
@@ -173,17 +173,16 @@ class SpokiMessage(models.Model):
             while pending:
                 for account_id in list(pending):
                     account = self.env["spoki.account"].sudo().browse(account_id)
-                    handled, next_free = self._send_chunk(account, worker, chunk_size, auto_commit, dispatcher)
+                    handled, next_free, paused = self._send_batch(
+                        account, worker, batch_size, chunk_size, auto_commit, dispatcher, deadline
+                    )
                     done += handled
                     batches += 1
-                    paused = account._send_paused_until(self._now())
                     if paused or not handled:
                         pending.discard(account_id)
                         if paused or next_free:
                             wake_up.append(paused or next_free)
-                    if (time_budget and time.monotonic() - started > time_budget) or (
-                        max_batches and batches >= max_batches
-                    ):
+                    if (deadline and time.monotonic() > deadline) or (max_batches and batches >= max_batches):
                         out_of_time = True
                         break
                 if out_of_time:
@@ -300,7 +299,24 @@ class SpokiMessage(models.Model):
             self.env.cr.commit()
             self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
-    # -- one chunk ----------------------------------------------------------
+    # -- one account's turn, chunk by chunk ------------------------------------
+
+    @api.model
+    def _send_batch(self, account, worker, batch_size, chunk_size, auto_commit, dispatcher, deadline):
+        """One turn of ``account``: chunks until ``batch_size`` messages are
+        handled, its queue is empty or blocked by the limit, its sending is
+        paused, or the time is up. Returns ``(handled, next_free, paused
+        until)``."""
+        handled = 0
+        while True:
+            size = min(chunk_size, batch_size - handled)
+            one, next_free = self._send_chunk(account, worker, size, auto_commit, dispatcher)
+            handled += one
+            paused = account._send_paused_until(self._now())
+            if paused or not one:
+                return handled, next_free, paused
+            if handled >= batch_size or (deadline and time.monotonic() > deadline):
+                return handled, None, None
 
     @api.model
     def _send_chunk(self, account, worker, size, auto_commit, dispatcher, only_ids=None):
