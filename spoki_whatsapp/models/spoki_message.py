@@ -1,8 +1,10 @@
 """``spoki.message``: the WhatsApp message ledger.
 
-States: ``queued`` → ``sending`` (attempt recorded, provider being called)
-→ ``sent`` → ``delivered`` → ``read``; ``failed`` (error code + readable
-reason); ``received`` for incoming messages (``tools/vocabulary.py``).
+States: ``queued`` → ``sending`` (attempt recorded, provider being called;
+or, on Meta, ``outcome_unknown_since`` set: the answer was lost, the message
+waits for the webhook carrying its key and is never sent again) → ``sent`` →
+``delivered`` → ``read``; ``failed`` (error code + readable reason);
+``received`` for incoming messages (``tools/vocabulary.py``).
 Messages are never deleted by a cron (reports and tier counters read them);
 archiving is an explicit action. The ledger is written only by the product's
 own paths; they live beside it, each in a feature folder:
