@@ -74,7 +74,7 @@ class SpokiWebhook(http.Controller):
         return self._receive(account, raw)
 
     @http.route(
-        "/spoki/webhook/meta",
+        "/spoki/webhook/<string:kind>",
         type="http",
         auth="public",
         methods=["GET", "POST"],
@@ -82,17 +82,20 @@ class SpokiWebhook(http.Controller):
         save_session=False,
         max_content_length=MAX_BODY,
     )
-    def spoki_webhook_meta(self, **kwargs):
+    def spoki_webhook_app(self, kind, **kwargs):
+        """App-level webhook of provider ``kind`` (``/spoki/webhook/meta``):
+        which providers have one, and how its payload is split, is the
+        provider's business (``spoki.message._process_app_webhook``)."""
         if request.httprequest.method == "GET":
-            accounts = request.env["spoki.account"].sudo().search([("provider", "=", "meta")])
+            accounts = request.env["spoki.account"].sudo().search([("provider", "=", kind)])
             return self._verify(kwargs, accounts.mapped("webhook_verify_token"))
         raw = self._read_body()
         if raw is None:
             return self._too_large()
-        counts = request.env["spoki.message"].sudo()._process_app_webhook("meta", request.httprequest.headers, raw)
+        counts = request.env["spoki.message"].sudo()._process_app_webhook(kind, request.httprequest.headers, raw)
         if counts is None:
             return self._forbidden()
-        _logger.info("WhatsApp Meta app webhook: %s statuses, %s messages, %s template events", *counts)
+        _logger.info("WhatsApp %s app webhook: %s statuses, %s messages, %s template events", kind, *counts)
         return self._ok()
 
     # -- helpers ------------------------------------------------------------

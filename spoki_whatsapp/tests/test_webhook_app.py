@@ -170,3 +170,13 @@ class TestWebhookMetaApp(HttpCase, SpokiCommon):
         self.assertEqual(response.status_code, 200)
         self.sent.invalidate_recordset()
         self.assertEqual(self.sent.state, "delivered")
+
+    def test_app_route_of_providers_without_one_refused(self):
+        """``/spoki/webhook/<kind>`` serves the providers that have an
+        app-level webhook; any other name answers like a bad signature."""
+        raw = json.dumps(fp.meta_webhook([fp.meta_messages_change(statuses=[])])).encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": fp.meta_signature(APP_SECRET, raw)}
+        for kind in ("sandbox", "carrier-pigeon"):
+            url = f"{self.base_url()}/spoki/webhook/{kind}"
+            response = self.opener.post(url, data=raw, headers=headers, timeout=20)
+            self.assertEqual((response.status_code, response.text), (403, "Forbidden"), kind)

@@ -480,8 +480,10 @@ class SpokiMessage(models.Model):
         logged. Returns ``(statuses, messages, templates)`` counts, or None
         when nothing was dispatched (the caller answers like a bad
         signature: which accounts exist is never told)."""
-        cls = provider_class(kind)
-        routes = getattr(cls, "webhook_routes", None)
+        try:
+            routes = provider_class(kind).webhook_routes
+        except ValueError:  # no such provider: answered like a bad signature
+            routes = None
         try:
             payload = json.loads(raw or b"")
         except ValueError:
@@ -495,7 +497,7 @@ class SpokiMessage(models.Model):
         Account = self.env["spoki.account"].sudo()
         totals = None
         for key, value, part in parts:
-            field = cls.config_fields.get(key)
+            field = provider_class(kind).config_fields.get(key)
             candidates = Account.search([("provider", "=", kind), (field, "=", value)]) if field else Account
             accounts = candidates.filtered(lambda a: a._get_provider().verify_webhook(headers, raw))
             if not accounts:

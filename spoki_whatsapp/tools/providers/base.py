@@ -158,6 +158,10 @@ class WhatsAppProvider:
     #: product itself applies tier promotions and demotions, and the quality
     #: and phone status are the account's own.
     simulated = False
+    #: App-level webhooks (one URL for several accounts, ``/spoki/webhook/<kind>``):
+    #: ``webhook_routes(payload) -> ([(config key, value, part)], [dropped reasons])``
+    #: splits a payload by destination account; None: the provider has none.
+    webhook_routes = None
 
     def __init__(self, config, clock=None):
         self.config = dict(config)
