@@ -1,11 +1,11 @@
 """The access matrix: who may read, write, create, delete, open or call what.
 
 Not a test module: each addon's ``test_access_matrix.py`` subclasses
-:class:`AccessMatrixCase` with its own tables, so every addon checks its own
-part and passes when deployed alone. The case discovers what the addon ships
-(models, public methods, menus, actions, HTTP routes) from the registry and
-its XML ids, and fails on anything its tables don't mention: a new model,
-button or route needs a line saying who may use it.
+:class:`AccessMatrixCase` with its own tables and samples, so every addon
+checks its own part and passes when deployed alone. The case discovers what
+the addon ships (models, public methods, menus, actions, HTTP routes) from the
+registry and its XML ids, and fails on anything its tables don't mention: a
+new model, button or route needs a line saying who may use it.
 
 Five roles: ``public`` (not logged in), ``portal``, ``agent`` (WhatsApp user)
 and ``manager`` (WhatsApp manager) of company A, ``manager_b`` (WhatsApp
@@ -66,11 +66,16 @@ class Route:
 
 
 class AccessMatrixCase(HttpCase):
-    """Users, companies and the checks; subclasses set ``addon`` and the
-    tables, build ``samples`` ({model: record of company A}) and call the
-    ``check_*`` methods."""
+    """Users, companies, the checks and the tests running them; subclasses set
+    ``addon`` and the tables (``matrix_models``, ``matrix_methods``,
+    ``matrix_menus``, ``matrix_actions``, ``matrix_routes``: see the
+    ``check_*`` methods) and return ``samples`` ({model: record of company A})
+    from ``_build_samples``."""
 
+    #: the subclasses run the tests below (Odoo runs only a case's own test methods otherwise)
+    allow_inherited_tests_method = True
     addon = None
+    matrix_models = matrix_methods = matrix_menus = matrix_actions = matrix_routes = None
 
     @classmethod
     def setUpClass(cls):
@@ -106,7 +111,33 @@ class AccessMatrixCase(HttpCase):
         cls.account_b = env["spoki.account"].create(
             {"name": "Matrix B", "phone": "+34910001001", "company_id": cls.company_b.id}
         )
-        cls.samples = {}
+        cls.samples = cls._build_samples()
+        for model, record in cls.samples.items():
+            assert record, model
+
+    @classmethod
+    def _build_samples(cls):
+        """{model: a record of company A} for the checks on records."""
+        return {}
+
+    # ------------------------------------------------------------
+    # the tests
+    # ------------------------------------------------------------
+
+    def test_models(self):
+        self.check_models(self.matrix_models)
+
+    def test_methods(self):
+        self.check_methods(self.matrix_methods)
+
+    def test_menus(self):
+        self.check_menus(self.matrix_menus)
+
+    def test_actions(self):
+        self.check_actions(self.matrix_actions)
+
+    def test_routes(self):
+        self.check_routes(self.matrix_routes)
 
     # ------------------------------------------------------------
     # discovery

@@ -68,10 +68,14 @@ ROUTES = {
 @tagged("post_install", "-at_install")
 class TestCsvAccessMatrix(AccessMatrixCase):
     addon = "spoki_whatsapp_csv"
+    matrix_models = MODELS
+    matrix_methods = METHODS
+    matrix_menus = MENUS
+    matrix_actions = ACTIONS
+    matrix_routes = ROUTES
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def _build_samples(cls):
         env = cls.env
         partner = env["res.partner"].create(
             {"name": "Matrix CSV", "mobile": "+39 347 000 2001", "company_id": cls.company_a.id}
@@ -86,27 +90,12 @@ class TestCsvAccessMatrix(AccessMatrixCase):
         )
         session.action_load()
         export = env["spoki.csv.export"].with_user(agent).create({"partner_ids_text": str(partner.id)})
-        cls.samples = {
+        return {
             "res.partner": partner,
             "spoki.list": spoki_list,
             "spoki.csv.import": session.sudo(),
             "spoki.csv.export": export.sudo(),
         }
-
-    def test_models(self):
-        self.check_models(MODELS)
-
-    def test_methods(self):
-        self.check_methods(METHODS)
-
-    def test_menus(self):
-        self.check_menus(MENUS)
-
-    def test_actions(self):
-        self.check_actions(ACTIONS)
-
-    def test_routes(self):
-        self.check_routes(ROUTES)
 
     def test_export_of_other_company_contacts_is_empty(self):
         """A manager of company B may ask to export company A's contacts by id:

@@ -75,10 +75,14 @@ def _account(case):
 @tagged("post_install", "-at_install")
 class TestReportsAccessMatrix(AccessMatrixCase):
     addon = "spoki_whatsapp_reports"
+    matrix_models = MODELS
+    matrix_methods = METHODS
+    matrix_menus = MENUS
+    matrix_actions = ACTIONS
+    matrix_routes = ROUTES
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def _build_samples(cls):
         env = cls.env
         when = datetime(2025, 3, 10, 10, 0, 0)
         env["spoki.message"].create(
@@ -96,28 +100,11 @@ class TestReportsAccessMatrix(AccessMatrixCase):
         report = env["spoki.monthly.report"].create(
             {"account_id": cls.account.id, "year": 2025, "month": "3", "tz": "Europe/Rome"}
         )
-        cls.samples = {
+        return {
             "spoki.message.report": env["spoki.message.report"].search([("account_id", "=", cls.account.id)], limit=1),
             "spoki.monthly.report": report,
             "spoki.monthly.report.line": report.line_ids[:1],
         }
-        for model, record in cls.samples.items():
-            assert record, model
-
-    def test_models(self):
-        self.check_models(MODELS)
-
-    def test_methods(self):
-        self.check_methods(METHODS)
-
-    def test_menus(self):
-        self.check_menus(MENUS)
-
-    def test_actions(self):
-        self.check_actions(ACTIONS)
-
-    def test_routes(self):
-        self.check_routes(ROUTES)
 
     def test_monthly_xlsx_account_name_is_text(self):
         """An account named like a formula stays text in the monthly XLSX."""
