@@ -14,29 +14,10 @@ class SpokiCommon(TransactionCase):
         cls.company_a = cls.env.company
         cls.company_a.country_id = cls.env.ref("base.it")
         cls.company_b = cls.env["res.company"].create({"name": "Company B", "country_id": cls.env.ref("base.es").id})
-        cls.manager = mail_new_test_user(
-            cls.env,
-            login="spoki_manager",
-            name="WhatsApp Manager",
-            groups="base.group_user,spoki_whatsapp.group_spoki_manager",
-            company_id=cls.company_a.id,
-            company_ids=[(6, 0, cls.company_a.ids)],
-        )
-        cls.agent = mail_new_test_user(
-            cls.env,
-            login="spoki_agent",
-            name="WhatsApp Agent",
-            groups="base.group_user,spoki_whatsapp.group_spoki_user",
-            company_id=cls.company_a.id,
-            company_ids=[(6, 0, cls.company_a.ids)],
-        )
-        cls.agent_b = mail_new_test_user(
-            cls.env,
-            login="spoki_agent_b",
-            name="WhatsApp Agent B",
-            groups="base.group_user,spoki_whatsapp.group_spoki_user",
-            company_id=cls.company_b.id,
-            company_ids=[(6, 0, cls.company_b.ids)],
+        cls.manager = cls._new_user("spoki_manager", "spoki_whatsapp.group_spoki_manager", name="WhatsApp Manager")
+        cls.agent = cls._new_user("spoki_agent", "spoki_whatsapp.group_spoki_user", name="WhatsApp Agent")
+        cls.agent_b = cls._new_user(
+            "spoki_agent_b", "spoki_whatsapp.group_spoki_user", cls.company_b, name="WhatsApp Agent B"
         )
         cls.account = cls.env["spoki.account"].create(
             {
@@ -59,6 +40,20 @@ class SpokiCommon(TransactionCase):
         )
         cls.partner_es = Partner.create({"name": "Lucía García", "mobile": "+34 612 345 678"})
         cls.partner_bad = Partner.create({"name": "Bad Number", "mobile": "12"})
+
+    @classmethod
+    def _new_user(cls, login, groups, company=None, **values):
+        """An internal user (base.group_user plus ``groups``) of ``company``
+        only, company A by default."""
+        company = company or cls.company_a
+        return mail_new_test_user(
+            cls.env,
+            login=login,
+            groups=f"base.group_user,{groups}",
+            company_id=company.id,
+            company_ids=[(6, 0, company.ids)],
+            **values,
+        )
 
     @classmethod
     def _create_partners(cls, count, prefix="+39347", start=0, **extra):

@@ -3,12 +3,16 @@ from contextlib import contextmanager
 from datetime import timedelta
 from unittest.mock import patch
 
+import werkzeug.urls
+
 from odoo import fields
+from odoo.tests.common import _super_send
 
 from odoo.addons.spoki_whatsapp.tools.providers import InboundMessage
 from odoo.addons.spoki_whatsapp.tools.providers.sandbox import SandboxProvider
 
 from .common import SpokiCommon
+from .fake_provider import FakeProvider
 
 
 class SendCounter:
@@ -31,6 +35,63 @@ class SendCounter:
 
         with patch.object(SandboxProvider, "_send", _send):
             yield self
+
+
+class FakeProviderAccounts:
+    """Mixin of a SpokiCommon case (first among the bases): accounts of
+    company A on the loopback fake Meta / Spoki server (``fake_provider.py``),
+    whose counters are the truth about what reached the provider. The fake is
+    reset before each test; requests to it keep their own short timeouts."""
+
+    @classmethod
+    def _setup_fake_provider_accounts(cls, meta_phone, spoki_phone=None, timeout_delay=2.0, provider_timeout=None):
+        """Start ``cls.fake`` for the class and create ``cls.meta`` on it (and
+        ``cls.spoki`` when ``spoki_phone`` is given). With ``provider_timeout``
+        (seconds) also the send parameters the queue's fault tests assume:
+        3 attempts, retries 30 s apart at first."""
+        cls.fake = FakeProvider(timeout_delay=timeout_delay).start()
+        cls.addClassCleanup(cls.fake.stop)
+        if provider_timeout is not None:
+            ICP = cls.env["ir.config_parameter"].sudo()
+            ICP.set_param("spoki_whatsapp.provider_timeout", str(provider_timeout))
+            ICP.set_param("spoki_whatsapp.max_attempts", "3")
+            ICP.set_param("spoki_whatsapp.retry_base_delay", "30")
+        Account = cls.env["spoki.account"]
+        cls.meta = Account.create(
+            {
+                "name": "Fake Meta",
+                "phone": meta_phone,
+                "provider": "meta",
+                "company_id": cls.company_a.id,
+                "api_endpoint": cls.fake.url,
+                "meta_access_token": FakeProvider.META_TOKEN,
+                "meta_phone_number_id": FakeProvider.PHONE_NUMBER_ID,
+                "meta_waba_id": FakeProvider.WABA_ID,
+                "meta_app_secret": FakeProvider.APP_SECRET,
+            }
+        )
+        if spoki_phone:
+            cls.spoki = Account.create(
+                {
+                    "name": "Fake Spoki",
+                    "phone": spoki_phone,
+                    "provider": "spoki",
+                    "company_id": cls.company_a.id,
+                    "api_endpoint": f"{cls.fake.url}/api/1",
+                    "spoki_api_key": FakeProvider.SPOKI_API_KEY,
+                }
+            )
+
+    def setUp(self):
+        super().setUp()
+        self.fake.reset()
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        # Odoo raises test HTTP timeouts to 10 s; keep ours against the local fake.
+        if werkzeug.urls.url_parse(r.url).host in ("127.0.0.1", "localhost"):
+            return _super_send(s, r, **kw)
+        return super()._request_handler(s, r, **kw)
 
 
 class MessagingCommon(SpokiCommon):

@@ -7,65 +7,32 @@ import threading
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
-import werkzeug.urls
-
 from odoo import fields
 from odoo.exceptions import AccessError, ValidationError
 from odoo.modules import neutralize
 from odoo.tests import tagged
-from odoo.tests.common import _super_send
 from odoo.tools import config
 
 from odoo.addons.mail.tests.common import mail_new_test_user
 
 from ..models.spoki_message import spoki_now
 from .common import SpokiCommon
-from .fake_provider import FakeProvider
+from .messaging_common import FakeProviderAccounts
 
 PAST = datetime(2001, 2, 3, 4, 5, 6)
 
 
 @tagged("post_install", "-at_install")
-class TestAccessAccounts(SpokiCommon):
+class TestAccessAccounts(FakeProviderAccounts, SpokiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.fake = FakeProvider().start()
-        cls.addClassCleanup(cls.fake.stop)
+        cls._setup_fake_provider_accounts("+390200000066")
         cls.portal = mail_new_test_user(cls.env, login="spoki_portal", groups="base.group_portal")
-        cls.manager_b = mail_new_test_user(
-            cls.env,
-            login="spoki_manager_b",
-            groups="base.group_user,spoki_whatsapp.group_spoki_manager",
-            company_id=cls.company_b.id,
-            company_ids=[(6, 0, cls.company_b.ids)],
-        )
-        cls.meta = cls.env["spoki.account"].create(
-            {
-                "name": "Fake Meta",
-                "phone": "+390200000066",
-                "provider": "meta",
-                "company_id": cls.company_a.id,
-                "api_endpoint": cls.fake.url,
-                "meta_access_token": FakeProvider.META_TOKEN,
-                "meta_phone_number_id": FakeProvider.PHONE_NUMBER_ID,
-                "meta_waba_id": FakeProvider.WABA_ID,
-                "meta_app_secret": FakeProvider.APP_SECRET,
-            }
-        )
+        cls.manager_b = cls._new_user("spoki_manager_b", "spoki_whatsapp.group_spoki_manager", cls.company_b)
         cls.meta_template = cls.env["spoki.template"].create(
             {"name": "Access check", "account_id": cls.meta.id, "lang": "en_US", "body": "Hello there, welcome!"}
         )
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        if werkzeug.urls.url_parse(r.url).host in ("127.0.0.1", "localhost"):
-            return _super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
-
-    def setUp(self):
-        super().setUp()
-        self.fake.reset()
 
     # ------------------------------------------------------------
     # account and template actions

@@ -2,18 +2,14 @@ import time
 from datetime import timedelta
 from unittest.mock import patch
 
-import werkzeug.urls
-
 from odoo.tests import tagged
-from odoo.tests.common import _super_send
 
 from ..models.send_queue.spoki_message import SpokiMessage
-from .fake_provider import FakeProvider
-from .messaging_common import MessagingCommon
+from .messaging_common import FakeProviderAccounts, MessagingCommon
 
 
 @tagged("post_install", "-at_install")
-class TestMessageRetries(MessagingCommon):
+class TestMessageRetries(FakeProviderAccounts, MessagingCommon):
     """Provider errors against the local fake Meta / Spoki HTTP server:
     temporary errors are retried with backoff, permanent ones fail with a
     readable reason."""
@@ -21,47 +17,8 @@ class TestMessageRetries(MessagingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.fake = FakeProvider(timeout_delay=1.5).start()
-        cls.addClassCleanup(cls.fake.stop)
-        ICP = cls.env["ir.config_parameter"].sudo()
-        ICP.set_param("spoki_whatsapp.provider_timeout", "0.5")
-        ICP.set_param("spoki_whatsapp.max_attempts", "3")
-        ICP.set_param("spoki_whatsapp.retry_base_delay", "30")
-        cls.meta = cls.env["spoki.account"].create(
-            {
-                "name": "Fake Meta",
-                "phone": "+390200000077",
-                "provider": "meta",
-                "company_id": cls.company_a.id,
-                "api_endpoint": cls.fake.url,
-                "meta_access_token": FakeProvider.META_TOKEN,
-                "meta_phone_number_id": FakeProvider.PHONE_NUMBER_ID,
-                "meta_waba_id": FakeProvider.WABA_ID,
-                "meta_app_secret": FakeProvider.APP_SECRET,
-            }
-        )
-        cls.spoki = cls.env["spoki.account"].create(
-            {
-                "name": "Fake Spoki",
-                "phone": "+390200000078",
-                "provider": "spoki",
-                "company_id": cls.company_a.id,
-                "api_endpoint": f"{cls.fake.url}/api/1",
-                "spoki_api_key": FakeProvider.SPOKI_API_KEY,
-            }
-        )
+        cls._setup_fake_provider_accounts("+390200000077", "+390200000078", timeout_delay=1.5, provider_timeout=0.5)
         cls.meta_template = cls._approved_template(cls.meta)
-
-    def setUp(self):
-        super().setUp()
-        self.fake.reset()
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo raises test HTTP timeouts to 10 s; keep ours against the local fake.
-        if werkzeug.urls.url_parse(r.url).host in ("127.0.0.1", "localhost"):
-            return _super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
 
     def test_http_500_retried_with_backoff(self):
         message = self.queue_template(self.customer, account=self.meta, template=self.meta_template)

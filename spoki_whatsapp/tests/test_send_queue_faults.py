@@ -2,60 +2,26 @@ import time
 from datetime import timedelta
 from unittest.mock import patch
 
-import werkzeug.urls
-
 from odoo.tests import tagged
-from odoo.tests.common import _super_send
 from odoo.tools import mute_logger
 
 from ..models.send_queue.spoki_message import SpokiMessage
 from ..tools.providers.meta import MetaCloudProvider
 from ..tools.providers.sandbox import SandboxProvider
 from .fake_provider import FakeProvider, meta_messages_change, meta_status, meta_webhook
-from .messaging_common import MessagingCommon
+from .messaging_common import FakeProviderAccounts, MessagingCommon
 
 QUEUE_LOGGER = "odoo.addons.spoki_whatsapp.models.send_queue.spoki_message"
 
 
-class FakeProviderCommon(MessagingCommon):
-    """MessagingCommon + a Meta and a Spoki account on the loopback fake
-    server (``fake_provider.py``), whose counters are the truth about what
-    reached the provider."""
+class FakeProviderCommon(FakeProviderAccounts, MessagingCommon):
+    """MessagingCommon + a Meta account on the loopback fake server."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.fake = FakeProvider(timeout_delay=1.2).start()
-        cls.addClassCleanup(cls.fake.stop)
-        ICP = cls.env["ir.config_parameter"].sudo()
-        ICP.set_param("spoki_whatsapp.provider_timeout", "0.4")
-        ICP.set_param("spoki_whatsapp.max_attempts", "3")
-        ICP.set_param("spoki_whatsapp.retry_base_delay", "30")
-        cls.meta = cls.env["spoki.account"].create(
-            {
-                "name": "Fake Meta (faults)",
-                "phone": "+390200000087",
-                "provider": "meta",
-                "company_id": cls.company_a.id,
-                "api_endpoint": cls.fake.url,
-                "meta_access_token": FakeProvider.META_TOKEN,
-                "meta_phone_number_id": FakeProvider.PHONE_NUMBER_ID,
-                "meta_waba_id": FakeProvider.WABA_ID,
-                "meta_app_secret": FakeProvider.APP_SECRET,
-            }
-        )
+        cls._setup_fake_provider_accounts("+390200000087", timeout_delay=1.2, provider_timeout=0.4)
         cls.meta_template = cls._approved_template(cls.meta)
-
-    def setUp(self):
-        super().setUp()
-        self.fake.reset()
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo raises test HTTP timeouts to 10 s; keep ours against the local fake.
-        if werkzeug.urls.url_parse(r.url).host in ("127.0.0.1", "localhost"):
-            return _super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
 
     def queue_meta(self, partners):
         return self.queue_template(partners, account=self.meta, template=self.meta_template)
