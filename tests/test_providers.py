@@ -14,7 +14,6 @@ import pytest
 from spoki_whatsapp.tests.fake_provider import (
     APP_SECRET,
     PHONE_NUMBER_ID,
-    FakeProvider,
     meta_button_message,
     meta_contact,
     meta_interactive_reply,
@@ -41,30 +40,6 @@ from spoki_whatsapp.tools.providers.spoki import (
 )
 
 TO = "+393331234567"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeProvider(timeout_delay=1.5) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server):
-    server.reset()
-    server.latency = 0
-    server.check_auth = True
-    return server
-
-
-@pytest.fixture
-def meta(fake):
-    return get_provider("meta", fake.meta_config())
-
-
-@pytest.fixture
-def spoki(fake):
-    return get_provider("spoki", fake.spoki_config())
 
 
 def wait_until(predicate, timeout=5.0):
@@ -162,12 +137,9 @@ def test_meta_timeout_is_temporary(fake):
     assert time.monotonic() - started < 1.2
 
 
-def test_connection_refused_is_temporary():
-    with FakeProvider() as gone:
-        config = gone.meta_config(timeout=1)
-    provider = get_provider("meta", config)  # the port is closed now
+def test_connection_refused_is_temporary(gone_meta):
     with pytest.raises(TemporaryError) as err:
-        provider.send_text(TO, "hi", "k")
+        gone_meta.send_text(TO, "hi", "k")
     assert err.value.code == "connection"
 
 

@@ -7,37 +7,16 @@ import time
 
 import pytest
 
-from spoki_whatsapp.tests.fake_provider import FakeProvider
 from spoki_whatsapp.tools.providers import (
     PermanentError,
     TemporaryError,
     UnknownOutcomeError,
-    get_provider,
 )
 
 TO = "+393331234567"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeProvider(timeout_delay=1.0) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server):
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def meta(fake):
-    return get_provider("meta", fake.meta_config(timeout=0.4))
-
-
-@pytest.fixture
-def spoki(fake):
-    return get_provider("spoki", fake.spoki_config(timeout=0.4))
+#: the fixtures of conftest.py: a short fake timeout, clients that give up sooner
+FAKE_TIMEOUT_DELAY = 1.0
+CLIENT_TIMEOUT = 0.4
 
 
 def _wait_sends(fake, count, timeout=3.0):
@@ -82,12 +61,9 @@ def test_meta_2xx_without_message_id_is_an_unknown_outcome(fake, meta, monkeypat
     assert err.value.code == "bad_response"
 
 
-def test_meta_connection_refused_is_a_plain_temporary_error():
-    with FakeProvider() as gone:
-        config = gone.meta_config(timeout=1)
-    provider = get_provider("meta", config)  # nothing listens there any more
+def test_meta_connection_refused_is_a_plain_temporary_error(gone_meta):
     with pytest.raises(TemporaryError) as err:
-        provider.send_text(TO, "hi", "k")
+        gone_meta.send_text(TO, "hi", "k")
     assert err.value.code == "connection"
     assert not err.value.outcome_unknown, "the request never left: sending again is safe"
 
