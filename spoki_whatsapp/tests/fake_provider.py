@@ -36,7 +36,10 @@ per key (faults tests: each message sent at most once).
 Programmable behaviour: :meth:`FakeProvider.fail_next`, ``latency``,
 :meth:`~FakeProvider.set_template_status`, :meth:`~FakeProvider.set_account`,
 :meth:`~FakeProvider.set_message_status`, :meth:`~FakeProvider.add_template`.
-Module-level helpers build realistic Meta webhook payloads and signatures.
+Module-level helpers build realistic Meta webhook payloads and signatures;
+:meth:`~FakeProvider.meta_status_items` and :func:`signed_meta_webhook` the
+status webhooks Meta would push for the sends received (the fault tests in
+``tests/fault/`` run this server in a process of its own, ``fake_server.py``).
 """
 
 import hashlib
@@ -398,6 +401,28 @@ class FakeProvider:
                 error_code=error_code,
                 error_message=error_message,
             )
+
+    def clear_failures(self):
+        """Forget the failures programmed by :meth:`fail_next` and not used yet."""
+        with self._lock:
+            self._failures = []
+
+    def meta_status_items(self, status="sent", keys=None, timestamp=None, error_code=None):
+        """Status items (:func:`meta_status`) of the Meta messages received,
+        as Meta would push them: the wamid, the recipient and the
+        ``biz_opaque_callback_data`` of the send. ``keys``: only the sends
+        carrying these callback data."""
+        stamp = time.time() if timestamp is None else timestamp
+        with self._lock:
+            records = [r for r in self._messages.values() if r["provider"] == "meta"]
+        wanted = set(keys) if keys is not None else None
+        return [
+            meta_status(
+                r["id"], status, stamp, recipient=r["to"], error_code=error_code, callback_data=r.get("callback_data")
+            )
+            for r in records
+            if wanted is None or r.get("callback_data") in wanted
+        ]
 
     # -- dispatch -------------------------------------------------------------
     def _new_template_id(self, provider):
@@ -917,6 +942,14 @@ def meta_template_change(template_id, event, name="welcome", language="it", reas
             "reason": reason,
         },
     }
+
+
+def signed_meta_webhook(app_secret, statuses, phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID):
+    """``(raw body, headers)`` of a Meta webhook POST carrying ``statuses``
+    (:func:`meta_status` items) for ``phone_number_id``, signed with
+    ``app_secret`` as Meta signs it."""
+    raw = json.dumps(meta_webhook([meta_messages_change(statuses, phone_number_id=phone_number_id)], waba_id)).encode()
+    return raw, {"Content-Type": "application/json", "X-Hub-Signature-256": meta_signature(app_secret, raw)}
 
 
 def meta_signature(app_secret, raw_body):
