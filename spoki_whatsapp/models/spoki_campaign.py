@@ -2,7 +2,8 @@
 messaging limit. Starting one hands the recipients to the job "WhatsApp:
 campaign enqueue", which renders and enqueues them in committed chunks (COPY
 into a temporary table, one INSERT … SELECT per chunk); the send queue does
-the rest. One model, kept whole.
+the rest. One model, kept whole (~700 lines: the recipients' SQL, the
+rendering and the enqueue job share the campaign's invariants).
 """
 
 import bisect

@@ -1,6 +1,6 @@
 """``spoki.template``: WhatsApp templates, their approval and their rendering.
 
-~690 lines in one file on purpose: fields, the approval workflow with the
+~720 lines in one file on purpose: fields, the approval workflow with the
 provider and the rendering API (``_render_for_partner``, the campaigns' batch
 renderer) share the template's invariants (a requested template can't change);
 the rules themselves are plain Python in ``tools/template_rules.py``.

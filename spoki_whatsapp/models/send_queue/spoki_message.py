@@ -2,7 +2,8 @@
 the messaging limit it reserves and the account pauses, ``tools/send_policy.py``
 for the retry, pause, crash and reconciliation rules).
 
-One file for the whole protocol, on purpose: reserve, dispatch, record and
+One file for the whole protocol (~940 lines, the longest module: its docstring
+is most of the design), on purpose: reserve, dispatch, record and
 reconcile share the invariants below (the attempt committed before the call,
 the worker lock, the outcome written only by its worker) and are reviewed
 together.

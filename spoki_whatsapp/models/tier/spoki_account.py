@@ -7,7 +7,7 @@ history, the tier-tracking cron, the provider read-back and the change hooks
 that post tier, quality and status changes (the quality guard they trigger
 lives in ``quality_guard/spoki_account.py``).
 
-~740 lines in one file on purpose: ``_track_tiers`` is one pass (read-back,
+~750 lines in one file on purpose: ``_track_tiers`` is one pass (read-back,
 snapshot, outlook, promotion, history) whose steps share the snapshot's
 invariants; the rules themselves are plain Python in ``tools/tier_policy.py``.
 
