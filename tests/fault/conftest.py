@@ -178,6 +178,20 @@ class Scenario:
         server.call("spoki.campaign", "action_start", [campaign])
         return campaign
 
+    def wait_enqueued(self, *campaigns, timeout=120):
+        """Until the enqueue job has queued every recipient of the campaigns."""
+        wait_until(
+            lambda: (
+                self.value(
+                    "SELECT COUNT(*) FROM spoki_campaign WHERE id = ANY(%s) AND enqueued_at IS NOT NULL",
+                    [list(campaigns)],
+                )
+                == len(campaigns)
+            ),
+            timeout,
+            f"campaigns {campaigns} to be queued",
+        )
+
     def set_param(self, server, key, value):
         """``spoki_whatsapp.<key>`` through the ORM (the servers' caches follow)."""
         server.call("ir.config_parameter", "set_param", f"spoki_whatsapp.{key}", str(value))
