@@ -597,6 +597,9 @@ class SpokiMessage(models.Model):
         results = list(executor.map(lambda row: call(row, paused), ready)) if executor else []
         if not executor:
             results = [call(row, paused) for row in ready]
+        # a transaction begun after the calls: it sees the status events the
+        # provider pushed meanwhile (kept pending until the provider id is known)
+        self._begin_read_committed(auto_commit)
         now = self._now()
         outcomes, error_codes, pause_end = self._outcomes_of_calls(account, results, crashed, now)
         self._write_outcomes(worker, outcomes)
