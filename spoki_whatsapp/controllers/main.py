@@ -125,8 +125,13 @@ class SpokiWebhook(http.Controller):
         # or the de-chunked input of a chunked request).
         werkzeug_request = getattr(httprequest, "_HTTPRequest__wrapped", None)
         if werkzeug_request is None:  # pragma: no cover - another Odoo request class
-            raw = httprequest.get_data(cache=False)
+            raw = httprequest.get_data(cache=True)
             return None if len(raw) > MAX_BODY else raw
+        # Odoo runs the request again after a serialization failure: the
+        # stream is read already, the body read the first time is kept
+        cached = getattr(werkzeug_request, "_spoki_body", None)
+        if cached is not None:
+            return cached
         chunks, size = [], 0
         while size <= MAX_BODY:  # a read may return less than asked (one chunk)
             chunk = werkzeug_request.stream.read(MAX_BODY + 1 - size)
@@ -134,7 +139,10 @@ class SpokiWebhook(http.Controller):
                 break
             chunks.append(chunk)
             size += len(chunk)
-        return None if size > MAX_BODY else b"".join(chunks)
+        if size > MAX_BODY:
+            return None
+        werkzeug_request._spoki_body = b"".join(chunks)
+        return werkzeug_request._spoki_body
 
     def _verify(self, params, tokens):
         token = (params.get("hub.verify_token") or "").encode()
