@@ -4,9 +4,9 @@ database. See ``fault_harness.py`` for the processes and README.md ("Fault
 tests") for what the scenarios prove.
 
 * ``fault_session`` (session): the fake server process, and a template
-  database with ``spoki_whatsapp`` installed (no demo data), a Meta and a
-  Spoki account pointing at the fake, an approved template each, 20,000
-  contacts and the lists the scenarios use;
+  database with ``spoki_whatsapp`` installed (no demo data), two Meta
+  accounts and a Spoki account pointing at the fake, an approved template
+  each, 20,000 contacts and the lists the scenarios use;
 * ``scenario`` (per test): a copy of that database (``CREATE DATABASE …
   TEMPLATE``), the fake reset, ``start_server()`` for Odoo servers on it, the
   cron ticker; servers stopped and the database dropped afterwards, whatever
@@ -70,9 +70,15 @@ spoki = Account.create({{
     "api_endpoint": cfg["fake_url"] + "/api/1", "spoki_api_key": cfg["spoki_key"],
     "spoki_webhook_secret": cfg["spoki_secret"], "tier_level_id": unlimited.id,
 }})
+meta_b = Account.create({{
+    "name": "Fault Meta B", "phone": "+390200000003", "provider": "meta", "api_endpoint": cfg["fake_url"],
+    "meta_access_token": cfg["meta"]["token"], "meta_phone_number_id": cfg["meta"]["phone_number_id"],
+    "meta_waba_id": cfg["meta"]["waba_id"], "meta_app_secret": cfg["meta"]["app_secret"],
+    "tier_level_id": unlimited.id,
+}})
 Template = env["spoki.template"].with_context(tracking_disable=True)
 body = "Hello %%NOME%%, our June offers are waiting for you in the shop."
-for account, name in ((meta, "fault_promo"), (spoki, "fault_promo_spoki")):
+for account, name in ((meta, "fault_promo"), (spoki, "fault_promo_spoki"), (meta_b, "fault_promo_b")):
     template = Template.create({{"name": name, "account_id": account.id, "lang": "en_US", "body": body}})
     template.write({{"state": "approved", "provider_name": name}})
 cr = env.cr
@@ -93,7 +99,7 @@ for name, (first, last) in cfg["lists"].items():
         [spoki_list.id, "+39347%07d" % first, "+39347%07d" % last])
     lists[name] = spoki_list.id
 env.cr.commit()
-print("SETUP " + json.dumps({{"meta": meta.id, "spoki": spoki.id, "lists": lists,
+print("SETUP " + json.dumps({{"meta": meta.id, "spoki": spoki.id, "meta_b": meta_b.id, "lists": lists,
     "templates": {{t.name: t.id for t in Template.search([])}}}}))
 """
 
@@ -164,7 +170,9 @@ class Scenario:
     def start_campaign(self, server, account, list_name, name=None):
         """A campaign of the account's template to a list, started as admin
         through JSON-RPC (the enqueue job then queues it)."""
-        template = self.ids["templates"]["fault_promo" if account == "meta" else "fault_promo_spoki"]
+        template = self.ids["templates"][
+            {"meta": "fault_promo", "spoki": "fault_promo_spoki", "meta_b": "fault_promo_b"}[account]
+        ]
         campaign = server.call(
             "spoki.campaign",
             "create",

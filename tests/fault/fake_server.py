@@ -39,6 +39,8 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+#: deliveries of a pushed webhook retried while not answered 200 (Meta retries too)
+META_RETRIES = 3
 
 
 def load_fake_provider():
@@ -55,13 +57,22 @@ def load_fake_provider():
 fp = load_fake_provider()
 
 
-def post_webhook(session, url, app_secret, statuses, timeout=60):
-    """POST one signed Meta status webhook; returns the HTTP status (0: no answer)."""
+def post_webhook(session, url, app_secret, statuses, timeout=60, retries=0):
+    """POST one signed Meta status webhook, again (after 1 s) up to ``retries``
+    times while the answer is not 200 — Meta retries a delivery that failed.
+    Returns the HTTP status of each attempt (0: no answer)."""
     raw, headers = fp.signed_meta_webhook(app_secret, statuses)
-    try:
-        return session.post(url, data=raw, headers=headers, timeout=timeout).status_code
-    except requests.RequestException:
-        return 0
+    answers = []
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(1)
+        try:
+            answers.append(session.post(url, data=raw, headers=headers, timeout=timeout).status_code)
+        except requests.RequestException:
+            answers.append(0)
+        if answers[-1] == 200:
+            break
+    return answers
 
 
 class ProcessFake(fp.FakeProvider):
@@ -76,7 +87,7 @@ class ProcessFake(fp.FakeProvider):
         self.hold_path = "messages"
         self.hold_max = 120.0
         self.push = None  # {"url", "secret", "failed_every"}
-        self.pushed = {}  # idempotency key → [status pushed, HTTP answer]
+        self.pushed = {}  # idempotency key → [status pushed, HTTP answer of each attempt]
         self._pushes = 0
         self._push_local = threading.local()
         super().__init__(**kwargs)
@@ -128,9 +139,9 @@ class ProcessFake(fp.FakeProvider):
         session = getattr(self._push_local, "session", None)
         if session is None:
             session = self._push_local.session = requests.Session()
-        status = post_webhook(session, push["url"], push["secret"], [item])
+        answers = post_webhook(session, push["url"], push["secret"], [item], retries=META_RETRIES)
         with self._lock:
-            self.pushed[key] = [item["status"], status]
+            self.pushed[key] = [item["status"], answers]
 
     def hold(self, path="messages", hold_max=120.0, at=None):
         """Hold the send requests (``path``) from now on, or from the moment
@@ -225,7 +236,7 @@ class Control:
         answers = {}
         with requests.Session() as session:
             for start in range(0, len(items), per_request):
-                code = post_webhook(session, url, secret, items[start : start + per_request])
+                code = post_webhook(session, url, secret, items[start : start + per_request])[-1]
                 answers[code] = answers.get(code, 0) + 1
         return answers
 
@@ -233,7 +244,7 @@ class Control:
         self.fake.push = {"url": url, "secret": secret, "failed_every": int(failed_every)} if url else None
 
     def pushed(self):
-        """``{idempotency key: [status pushed, HTTP answer]}`` of ``auto_push``."""
+        """``{idempotency key: [status pushed, [HTTP answer of each attempt]]}`` of ``auto_push``."""
         with self.fake._lock:
             return dict(self.fake.pushed)
 

@@ -60,6 +60,7 @@ CONTACTS = 20_000
 LOCK_NS_WORKER = 537111
 #: lists of the template database: name → (first, last) contact number
 LISTS = {
+    "meta_200": (1, 200),
     "meta_1500": (1, 1500),
     "meta_5000": (1, 5000),
     "meta_15000": (1, 15000),
@@ -306,6 +307,18 @@ class FakeServer:
             self._log.close()
 
 
+def _die_with_parent():
+    """``preexec_fn`` of the Odoo servers: SIGKILL when the test process dies
+    (Linux ``PR_SET_PDEATHSIG``), so that a killed test run leaves no server
+    behind (their workers stop when their master is gone)."""
+    try:
+        import ctypes  # noqa: PLC0415
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _kill_group(proc, sig):
     try:
         os.killpg(proc.pid, sig)
@@ -404,6 +417,7 @@ class OdooServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads run in the child before exec)
             env=env,
             cwd=str(self.context.data_dir),
         )

@@ -120,8 +120,13 @@ def test_sigkill_mid_batch_then_restart(scenario, provider):
         assert kill["received"] < CAMPAIGN, "the kill came after the last send"
 
     def drained():
-        states = scenario.states(provider)
-        return not states.get("queued") and (provider == "meta" or not states.get("sending"))
+        # nothing queued and no chunk in flight (Meta's unknown outcomes stay ``sending`` without a worker)
+        in_flight = scenario.value(
+            """SELECT COUNT(*) FROM spoki_message
+                WHERE account_id = %s AND (state = 'queued' OR (state = 'sending' AND sending_worker IS NOT NULL))""",
+            [scenario.ids[provider]],
+        )
+        return not in_flight and (provider == "meta" or not scenario.states(provider).get("sending"))
 
     wait_until(drained, 300, "the send queue to drain")
     fake_sends = _fake_sends(scenario, provider)
