@@ -150,7 +150,7 @@ def test_connection_refused_is_temporary(gone_meta):
         (4, "rate_limited"),
         (80007, "rate_limited"),
         (130429, "rate_limited"),
-        (131056, "rate_limited"),
+        (131056, "pair_rate_limited"),
         (131048, "spam_rate_limited"),
     ],
 )

@@ -80,15 +80,11 @@ def test_parse_retry_after(value, expected):
 
 
 def test_rate_limits_pause_the_account_without_using_the_attempt():
-    # HTTP 429 / Meta 4, 80007, 130429 all map to rate_limited
-    for provider_code in (None, "4", "80007", "130429", 130429):
-        until = pause_until("rate_limited", provider_code, None, NOW)
-        assert until == NOW + DEFAULT_PAUSE
-    assert pause_until("rate_limited", None, "30", NOW) == NOW + timedelta(seconds=30)
-    assert pause_until("rate_limited", None, None, NOW, default_pause=timedelta(seconds=5)) == NOW + timedelta(
-        seconds=5
-    )
-    until = pause_until("rate_limited", None, "300", NOW)
+    # HTTP 429 / Meta 4, 80007, 130429 all map to rate_limited (tests/test_providers.py)
+    assert pause_until("rate_limited", None, NOW) == NOW + DEFAULT_PAUSE
+    assert pause_until("rate_limited", "30", NOW) == NOW + timedelta(seconds=30)
+    assert pause_until("rate_limited", None, NOW, default_pause=timedelta(seconds=5)) == NOW + timedelta(seconds=5)
+    until = pause_until("rate_limited", "300", NOW)
     outcome = outcome_of_error("rate_limited", True, "slow down", 3, NOW, **POLICY, paused_until=until)
     assert (outcome.state, outcome.next_attempt_at, outcome.refund_attempt) == ("queued", until, True)
     assert outcome.error_code == "rate_limited"
@@ -96,15 +92,15 @@ def test_rate_limits_pause_the_account_without_using_the_attempt():
 
 @pytest.mark.parametrize("code", ["http_5xx", "timeout", "spam_rate_limited", "invalid_number", "auth"])
 def test_other_errors_dont_pause(code):
-    assert pause_until(code, None, "60", NOW) is None
-    assert pair_retry_at(code, "131056", "60", NOW) is None
+    assert pause_until(code, "60", NOW) is None
+    assert pair_retry_at(code, "60", NOW) is None
 
 
 def test_pair_rate_limit_delays_only_its_message():
-    assert pause_until("rate_limited", "131056", None, NOW) is None
-    assert pair_retry_at("rate_limited", "131056", None, NOW) == NOW + DEFAULT_PAUSE
-    assert pair_retry_at("rate_limited", 131056, "10", NOW) == NOW + timedelta(seconds=10)
-    assert pair_retry_at("rate_limited", "130429", None, NOW) is None
+    assert pause_until("pair_rate_limited", None, NOW) is None
+    assert pair_retry_at("pair_rate_limited", None, NOW) == NOW + DEFAULT_PAUSE
+    assert pair_retry_at("pair_rate_limited", "10", NOW) == NOW + timedelta(seconds=10)
+    assert pair_retry_at("rate_limited", None, NOW) is None
 
 
 # -- crashes -------------------------------------------------------------------

@@ -89,7 +89,7 @@ def test_meta_errors_carry_retry_after_and_meta_code(fake, meta):
     fake.fail_next(1, status=131056, path="/messages")
     with pytest.raises(TemporaryError) as err:
         meta.send_text(TO, "hi", "k")
-    assert (err.value.code, err.value.provider_code, err.value.retry_after) == ("rate_limited", "131056", None)
+    assert (err.value.code, err.value.provider_code, err.value.retry_after) == ("pair_rate_limited", "131056", None)
     fake.fail_next(1, status=131026, path="/messages")
     with pytest.raises(PermanentError) as err:
         meta.send_text(TO, "hi", "k")

@@ -53,6 +53,9 @@ ERROR_REASONS = {
     "auth": _lt("The provider refused the credentials of the WhatsApp account."),
     "config": _lt("The WhatsApp account is not configured completely."),
     "rate_limited": _lt("The provider is rate limiting this account."),
+    "pair_rate_limited": _lt(
+        "WhatsApp limits how many messages one customer receives in a short time: this one is sent a bit later."
+    ),
     "spam_rate_limited": _lt("WhatsApp's spam rate limit was hit: too many messages were blocked or reported."),
     "timeout": _lt("The provider did not answer in time."),
     "cancelled": _lt("The campaign was cancelled."),

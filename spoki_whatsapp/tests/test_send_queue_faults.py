@@ -238,7 +238,7 @@ class TestSendQueuePause(FakeProviderCommon):
         self.fake.fail_next(1, status=131056, path="/messages")
         self.run_queue()
         self.assertFalse(self.meta.send_paused_until)
-        self.assertEqual((first.state, first.attempt_count, first.error_code), ("queued", 0, "rate_limited"))
+        self.assertEqual((first.state, first.attempt_count, first.error_code), ("queued", 0, "pair_rate_limited"))
         self.assertEqual(first.next_attempt_at, self.start + timedelta(seconds=60))
         self.assertEqual(second.state, "sent")
 

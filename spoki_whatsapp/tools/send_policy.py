@@ -37,9 +37,9 @@ ACCOUNT_ERROR_DELAY = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
 #: Errors meaning "this account sends too fast": its sending pauses.
 THROUGHPUT_ERROR_CODES = ("rate_limited",)
-#: Meta codes of a rate limit on one (business, customer) pair: only that
-#: message waits, the account keeps sending to everybody else.
-PAIR_RATE_LIMIT_CODES = ("131056",)
+#: A rate limit on one (business, customer) pair (the providers map theirs to
+#: it): only that message waits, the account keeps sending to everybody else.
+PAIR_RATE_LIMIT_CODE = "pair_rate_limited"
 #: Pause when the provider doesn't say how long (``Retry-After``).
 DEFAULT_PAUSE = timedelta(seconds=60)
 #: Longest pause a ``Retry-After`` can ask for (a bogus header can't stop an
@@ -180,21 +180,21 @@ def parse_retry_after(value, now, max_pause=MAX_PAUSE):
     return min(max(when, now), now + max_pause)
 
 
-def pause_until(code, provider_code, retry_after, now, default_pause=DEFAULT_PAUSE, max_pause=MAX_PAUSE):
-    """When the account may send again after error ``code`` (``provider_code``:
-    the provider's own code, ``retry_after``: the raw ``Retry-After`` header),
-    or None when the error is about the message, not the account's
-    throughput. A pair rate limit (Meta 131056) only delays its message."""
-    if code not in THROUGHPUT_ERROR_CODES or str(provider_code or "") in PAIR_RATE_LIMIT_CODES:
+def pause_until(code, retry_after, now, default_pause=DEFAULT_PAUSE, max_pause=MAX_PAUSE):
+    """When the account may send again after error ``code`` (``retry_after``:
+    the raw ``Retry-After`` header), or None when the error is about the
+    message, not the account's throughput. A pair rate limit
+    (``pair_rate_limited``) only delays its message."""
+    if code not in THROUGHPUT_ERROR_CODES:
         return None
     return parse_retry_after(retry_after, now, max_pause) or now + min(default_pause, max_pause)
 
 
-def pair_retry_at(code, provider_code, retry_after, now, default_pause=DEFAULT_PAUSE):
+def pair_retry_at(code, retry_after, now, default_pause=DEFAULT_PAUSE):
     """When to retry a message refused by a (business, customer) pair rate
-    limit (Meta 131056), or None when the error is not one: the message waits
-    without using its attempt; the account keeps sending."""
-    if code not in THROUGHPUT_ERROR_CODES or str(provider_code or "") not in PAIR_RATE_LIMIT_CODES:
+    limit (``pair_rate_limited``), or None when the error is not one: the
+    message waits without using its attempt; the account keeps sending."""
+    if code != PAIR_RATE_LIMIT_CODE:
         return None
     return parse_retry_after(retry_after, now) or now + default_pause
 

@@ -674,7 +674,7 @@ class SpokiMessage(models.Model):
                 result = getattr(provider, method)(*args, row["idempotency_key"])
                 return row, result, None, None
             except ProviderError as exc:
-                if exc.code == "rate_limited" and pause_until(exc.code, exc.provider_code, None, clock()):
+                if pause_until(exc.code, None, clock()):
                     paused.set()
                 return row, None, exc, None
             except Exception:  # noqa: BLE001 - counted as a crash of this message
@@ -695,7 +695,7 @@ class SpokiMessage(models.Model):
         pause_end = None
         for _row, _result, error, _crashed in results:
             if error is not None:
-                until = pause_until(error.code, error.provider_code, error.retry_after, now, default_pause)
+                until = pause_until(error.code, error.retry_after, now, default_pause)
                 if until and (pause_end is None or until > pause_end):
                     pause_end = until
         outcomes = [(row["id"], outcome) for row, outcome in crashed]
@@ -707,8 +707,8 @@ class SpokiMessage(models.Model):
                 error_codes.add(error.code)
                 # an account throughput limit waits for the account's pause; a
                 # pair rate limit (one customer) only for its own retry time
-                wait_until = pair_retry_at(error.code, error.provider_code, error.retry_after, now, default_pause)
-                if not wait_until and pause_until(error.code, error.provider_code, error.retry_after, now):
+                wait_until = pair_retry_at(error.code, error.retry_after, now, default_pause)
+                if not wait_until and pause_until(error.code, error.retry_after, now):
                     wait_until = pause_end
                 outcome = outcome_of_error(
                     error.code,

@@ -25,8 +25,10 @@ _logger = logging.getLogger(__name__)
 
 # -- error codes (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
 #: throttling: app / account / WABA / pair rate limits → retry later
-RATE_LIMIT_CODES = {4, 80007, 130429, 131048, 131056}
+RATE_LIMIT_CODES = {4, 80007, 130429, 131048}
 SPAM_RATE_LIMIT_CODE = 131048  # "spam rate limit hit": the app pauses campaigns
+#: too many messages to one customer: only that message waits (``pair_rate_limited``)
+PAIR_RATE_LIMIT_CODE = 131056
 #: Meta-side transient failures
 TRANSIENT_CODES = {1, 2, 131000, 131016, 133004}
 #: the recipient cannot receive the message
@@ -119,6 +121,8 @@ def classify_error(code, message="", http_status=None):
     text = (message or "").lower()
     if code == SPAM_RATE_LIMIT_CODE:
         return TemporaryError, "spam_rate_limited"
+    if code == PAIR_RATE_LIMIT_CODE:
+        return TemporaryError, "pair_rate_limited"
     if code in RATE_LIMIT_CODES or http_status == 429:
         return TemporaryError, "rate_limited"
     if code in TRANSIENT_CODES or (http_status or 0) >= 500:
