@@ -23,3 +23,6 @@ from . import send_queue
 from . import inbound
 from . import tier
 from . import quality_guard
+from . import media
+from . import chat_assignment
+from . import discuss

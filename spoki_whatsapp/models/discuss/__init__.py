@@ -1,0 +1,4 @@
+from . import discuss_channel
+from . import mail_message
+from . import spoki_chat
+from . import spoki_message
