@@ -1,9 +1,13 @@
 from datetime import timedelta
 
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, HttpCase, tagged
 
+from odoo.addons.spoki_whatsapp.tools.providers import InboundMessage
+
+from .common import SpokiCommon
 from .messaging_common import MessagingCommon
+from .test_live import BrowserScreens
 
 
 @tagged("post_install", "-at_install")
@@ -124,3 +128,82 @@ class TestChatAssignment(MessagingCommon):
         self.clock["now"] = self.start + timedelta(days=1, hours=3, minutes=4)
         chat.invalidate_recordset(["waiting_for"])
         self.assertEqual(chat.waiting_for, "1 d 3 h")
+
+
+@tagged("post_install", "-at_install")
+class TestChatAssignmentBrowser(BrowserScreens, HttpCase, SpokiCommon):
+    """What an agent sees: the chats list with the assignee, how long the
+    customer has been waiting and the tags; the contact's WhatsApp tab with
+    the tags its chat and messages received."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.agent2 = cls._new_user("spoki_agent2_ui", "spoki_whatsapp.group_spoki_user", name="Second Agent")
+        cls.account.team_user_ids = cls.agent | cls.agent2
+        Partner = cls.env["res.partner"]
+        cls.anna = Partner.create({"name": "Anna Blu", "mobile": "+393391230001", "user_id": cls.agent.id})
+        cls.piero = Partner.create({"name": "Piero Verdi", "mobile": "+393391230002"})
+        Message = cls.env["spoki.message"]
+        earlier = Message._now() - timedelta(hours=3, minutes=20)
+        for i, partner in enumerate(cls.anna | cls.piero):
+            Message._receive_inbound(
+                cls.account, [InboundMessage(f"in.ui.{i}", partner.wa_phone, "Sono interessato", earlier, "")]
+            )
+        Chat = cls.env["spoki.chat"]
+        cls.chat = Chat.search([("account_id", "=", cls.account.id), ("wa_phone", "=", cls.anna.wa_phone)])
+        promo = cls.env["res.partner.category"].create({"name": "Promo Giugno"})
+        interested = cls.env["res.partner.category"].create({"name": "Interessato"})
+        cls.chat.with_user(cls.agent).action_add_tags(promo.ids)
+        answer = Message.search([("wa_phone", "=", cls.anna.wa_phone), ("direction", "=", "incoming")])
+        answer.with_user(cls.agent).action_add_tags(interested.ids)
+
+    def test_chats_list_and_contact_tags(self):
+        self.assertEqual(self.chat.user_id, self.agent)
+        code = """
+            const wait = async (test, what, ms = 20000) => {
+                const end = Date.now() + ms;
+                while (!test()) {
+                    if (Date.now() > end) { throw new Error("timeout: " + what); }
+                    await new Promise((r) => setTimeout(r, 100));
+                }
+            };
+            const row = () => [...document.querySelectorAll(".o_data_row")]
+                .find((tr) => tr.textContent.includes("Anna Blu"));
+            (async () => {
+                await wait(() => document.querySelector(".o_list_view th[data-name='waiting_for']"), "column");
+                await wait(() => row(), "Anna's chat");
+                const cells = (name) => (row().querySelector(`td[name='${name}']`) || {}).textContent || "";
+                if (!cells("tag_ids").includes("Promo Giugno")) { throw new Error("tag: " + cells("tag_ids")); }
+                if (!/3 h 2\\d min/.test(cells("waiting_for"))) { throw new Error("waiting: " + cells("waiting_for")); }
+                if (!cells("user_id").includes("WhatsApp Agent")) { throw new Error("agent: " + cells("user_id")); }
+                console.log("spoki-screenshot:chats_list");
+                await new Promise((r) => setTimeout(r, 800));
+                console.log("test successful");
+            })().catch((error) => console.error(error.message));
+        """
+        self.browser_js("/odoo/action-spoki_whatsapp.spoki_chat_action", code, login="spoki_agent", timeout=60)
+        code = """
+            const wait = async (test, what, ms = 20000) => {
+                const end = Date.now() + ms;
+                while (!test()) {
+                    if (Date.now() > end) { throw new Error("timeout: " + what); }
+                    await new Promise((r) => setTimeout(r, 100));
+                }
+            };
+            (async () => {
+                const tab = () => [...document.querySelectorAll(".o_notebook .nav-link")]
+                    .find((a) => a.textContent.trim() === "WhatsApp");
+                await wait(tab, "WhatsApp tab");
+                tab().click();
+                const tags = () => (document.querySelector(".o_notebook .tab-pane.active div[name='category_id']")
+                    || {}).textContent || "";
+                await wait(() => tags().includes("Promo Giugno") && tags().includes("Interessato"), "tags");
+                console.log("spoki-screenshot:contact_tags");
+                await new Promise((r) => setTimeout(r, 800));
+                console.log("test successful");
+            })().catch((error) => console.error(error.message));
+        """
+        self.browser_js(f"/odoo/contacts/{self.anna.id}", code, login="spoki_agent", timeout=60)
+        self.assertIn("chats_list", self.screens)
+        self.assertIn("contact_tags", self.screens)

@@ -66,6 +66,39 @@ class LiveCommon:
         return campaign
 
 
+class BrowserScreens:
+    """``console.log("spoki-screenshot:<name>")`` in the page captures the
+    screen (kept in ``self.screens``; saved as <name>.png under
+    $SPOKI_SCREENSHOTS_DIR when set)."""
+
+    def setUp(self):
+        super().setUp()
+        self.screens = {}
+        original = ChromeBrowser._handle_console
+
+        def handle_console(browser, type, args=None, **kw):  # noqa: A002 - Chrome's parameter name
+            # "spoki-screenshot:<name>" in the page's console: capture the screen
+            if args and str(browser._from_remoteobject(args[0])).startswith("spoki-screenshot:"):
+                name = str(browser._from_remoteobject(args[0])).split(":", 1)[1]
+                future = browser._websocket_send("Page.captureScreenshot", with_future=True)
+                future.add_done_callback(lambda f, name=name: self._save_screen(name, f))
+            return original(browser, type, args, **kw)
+
+        self.startPatcher(patch.object(ChromeBrowser, "_handle_console", handle_console))
+
+    def _save_screen(self, name, future):
+        try:
+            data = base64.b64decode(future.result()["data"])
+        except Exception:  # noqa: BLE001 - a screenshot is a bonus, never a failure
+            return
+        self.screens[name] = data
+        directory = os.environ.get("SPOKI_SCREENSHOTS_DIR")
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            with open(os.path.join(directory, f"{name}.png"), "wb") as f:
+                f.write(data)
+
+
 @tagged("post_install", "-at_install")
 class TestLiveRefresh(LiveCommon, MessagingCommon):
     def _refreshes(self):
@@ -130,7 +163,7 @@ class TestLiveRefresh(LiveCommon, MessagingCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestLiveRefreshBrowser(LiveCommon, HttpCase, SpokiCommon):
+class TestLiveRefreshBrowser(BrowserScreens, LiveCommon, HttpCase, SpokiCommon):
     """Headless Chromium with the real bus: a campaign form and a template
     form open, the provider's webhook arrives, the counter and the state
     change on screen without a reload."""
@@ -150,33 +183,6 @@ class TestLiveRefreshBrowser(LiveCommon, HttpCase, SpokiCommon):
             {"name": "Live UI", "account_id": cls.account.id, "lang": "en_US", "body": "Hello there, welcome!"}
         )
         cls.template.write({"state": "queued", "external_id": "9000000777"})
-
-    def setUp(self):
-        super().setUp()
-        self.screens = {}
-        original = ChromeBrowser._handle_console
-
-        def handle_console(browser, type, args=None, **kw):  # noqa: A002 - Chrome's parameter name
-            # "spoki-screenshot:<name>" in the page's console: capture the screen
-            if args and str(browser._from_remoteobject(args[0])).startswith("spoki-screenshot:"):
-                name = str(browser._from_remoteobject(args[0])).split(":", 1)[1]
-                future = browser._websocket_send("Page.captureScreenshot", with_future=True)
-                future.add_done_callback(lambda f, name=name: self._save_screen(name, f))
-            return original(browser, type, args, **kw)
-
-        self.startPatcher(patch.object(ChromeBrowser, "_handle_console", handle_console))
-
-    def _save_screen(self, name, future):
-        try:
-            data = base64.b64decode(future.result()["data"])
-        except Exception:  # noqa: BLE001 - a screenshot is a bonus, never a failure
-            return
-        self.screens[name] = data
-        directory = os.environ.get("SPOKI_SCREENSHOTS_DIR")
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-            with open(os.path.join(directory, f"{name}.png"), "wb") as f:
-                f.write(data)
 
     def _pump(self, stop):
         """Wake the websockets of company A's channel every 300 ms."""

@@ -27,6 +27,8 @@ class SpokiChatReassign(models.TransientModel):
 
     def action_apply(self):
         self.ensure_one()
-        self.chat_ids.check_access("write")
-        self.chat_ids.write({"user_id": self.user_id.id})
+        # every chat of the dialog, also those the user can't read (refused, not skipped)
+        chats = self.env["spoki.chat"].browse(self.sudo().chat_ids.ids)
+        chats.check_access("write")
+        chats.write({"user_id": self.user_id.id})
         return {"type": "ir.actions.act_window_close"}
