@@ -17,7 +17,6 @@ class SpokiChat(models.Model):
         compute="_compute_user_id",
         store=True,
         readonly=False,
-        tracking=False,
         help="The agent responsible for the chat. A new chat goes to the contact's salesperson or round-robin to "
         "the account's customer-care team (see the account's assignment setting).",
     )
