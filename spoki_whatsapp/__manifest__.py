@@ -23,6 +23,7 @@
         "data/ir_cron_data.xml",
         "wizard/spoki_list_add_contacts_views.xml",
         "wizard/spoki_template_preview_views.xml",
+        "wizard/spoki_list_tag_members_views.xml",
         "views/spoki_template_views.xml",
         "views/spoki_account_views.xml",
         "views/spoki_dynamic_field_views.xml",
@@ -36,6 +37,7 @@
         "views/res_partner_chat_views.xml",
         "views/spoki_whatsapp_menus.xml",
         "views/spoki_tier_views.xml",
+        "wizard/spoki_chat_reassign_views.xml",
     ],
     "demo": [
         "demo/spoki_whatsapp_demo.xml",

@@ -66,6 +66,28 @@ class ResPartner(models.Model):
     # CRUD
     # ------------------------------------------------------------
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        partners = super().create(vals_list)
+        with_lists = partners.filtered("spoki_list_ids")
+        if with_lists:
+            for spoki_list in with_lists.spoki_list_ids.filtered("member_tag_ids"):
+                spoki_list._apply_member_tags((with_lists & spoki_list.partner_ids).ids)
+        return partners
+
+    def write(self, vals):
+        """Contacts put in a list from their form get its member tags."""
+        before = {partner.id: partner.spoki_list_ids for partner in self} if "spoki_list_ids" in vals else None
+        result = super().write(vals)
+        if before is not None:
+            added = {}
+            for partner in self:
+                for spoki_list in (partner.spoki_list_ids - before[partner.id]).filtered("member_tag_ids"):
+                    added.setdefault(spoki_list, []).append(partner.id)
+            for spoki_list, partner_ids in added.items():
+                spoki_list._apply_member_tags(partner_ids)
+        return result
+
     def unlink(self):
         # The WhatsApp contacts menu follows the guide: "Delete" archives, and
         # deleted contacts stay visible under "Only deleted contacts".

@@ -547,12 +547,14 @@ class SpokiCampaign(models.Model):
             }
         )
         state["done"] += len(chunk_ids)
+        self._spoki_live_notify()
         return len(partner_ids) - position - len(chunk_ids)
 
     def _enqueue_finish(self):
         """Every recipient is queued: the campaign runs."""
         now = self.env["spoki.message"]._now()
         self.write({"state": "running", "enqueued_at": now})
+        self._spoki_live_notify()
         examples = self.enqueue_missing_examples or []
         if examples:
             names = dict(

@@ -20,6 +20,15 @@ class SpokiList(models.Model):
         string="Contacts",
         context={"active_test": False},
     )
+    member_tag_ids = fields.Many2many(
+        "res.partner.category",
+        "spoki_list_member_tag_rel",
+        "list_id",
+        "category_id",
+        string="Tags for members",
+        help="Contact tags given to every member of the list, also to those added later (form, filter, CSV import, "
+        "automations).",
+    )
     contact_count = fields.Integer("Number of contacts", compute="_compute_contact_count")
     valid_count = fields.Integer("Valid numbers", compute="_compute_contact_count")
 
@@ -43,8 +52,44 @@ class SpokiList(models.Model):
             spoki_list.contact_count, spoki_list.valid_count = counts.get(spoki_list.id, (0, 0))
 
     # ------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        lists = super().create(vals_list)
+        lists._apply_member_tags()
+        return lists
+
+    def write(self, vals):
+        """Members added through the ORM (the list form) get the list's
+        member tags; new member tags go to every member."""
+        before = None
+        if "partner_ids" in vals and "member_tag_ids" not in vals and self.filtered("member_tag_ids"):
+            before = {spoki_list.id: set(spoki_list._member_ids()) for spoki_list in self}
+        result = super().write(vals)
+        if "member_tag_ids" in vals:
+            self._apply_member_tags()
+        elif before is not None:
+            for spoki_list in self:
+                added = set(spoki_list._member_ids()) - before[spoki_list.id]
+                spoki_list._apply_member_tags(list(added))
+        return result
+
+    # ------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------
+
+    def action_tag_members(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Add tag to all members of %(name)s", name=self.name),
+            "res_model": "spoki.list.tag.members",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_list_id": self.id},
+        }
 
     def action_view_contacts(self):
         self.ensure_one()
@@ -79,12 +124,15 @@ class SpokiList(models.Model):
             SQL(
                 """INSERT INTO spoki_list_res_partner_rel (list_id, partner_id)
                    SELECT %s, sub.id FROM (%s) sub
-                   ON CONFLICT DO NOTHING""",
+                   ON CONFLICT DO NOTHING
+                   RETURNING partner_id""",
                 self.id,
                 query.select(SQL.identifier("res_partner", "id")),
             )
         )
-        added = self.env.cr.rowcount
+        added_ids = [row[0] for row in self.env.cr.fetchall()]
+        added = len(added_ids)
+        self._apply_member_tags(added_ids)
         self._invalidate_membership()
         return added
 
@@ -107,6 +155,69 @@ class SpokiList(models.Model):
         self.env["spoki.list"].invalidate_model(["partner_ids", "contact_count", "valid_count"])
         self.env["res.partner"].invalidate_model(["spoki_list_ids"])
         self._message_log(body=self.env._("Contacts updated: %(count)s in the list.", count=self.contact_count))
+
+    def _member_ids(self):
+        self.ensure_one()
+        self.flush_model(["partner_ids"])
+        self.env["res.partner"].flush_model(["spoki_list_ids"])
+        return [
+            pid
+            for (pid,) in self.env.execute_query(
+                SQL("SELECT partner_id FROM spoki_list_res_partner_rel WHERE list_id = %s", self.id)
+            )
+        ]
+
+    def _apply_member_tags(self, partner_ids=None):
+        """Give the lists' member tags to their members (only ``partner_ids``
+        among them when given) in one INSERT … SELECT, whatever the size of the
+        lists. Every path adding members calls it. Returns the tags added."""
+        self.flush_model(["member_tag_ids", "partner_ids"])
+        self.env["res.partner"].flush_model(["spoki_list_ids", "category_id"])
+        lists = self.filtered("member_tag_ids")
+        if not lists or partner_ids == []:
+            return 0
+        return self._add_tags_sql(
+            SQL(
+                """SELECT DISTINCT t.category_id, r.partner_id
+                     FROM spoki_list_res_partner_rel r
+                     JOIN spoki_list_member_tag_rel t ON t.list_id = r.list_id
+                    WHERE r.list_id = ANY(%s) %s""",
+                lists.ids,
+                SQL("AND r.partner_id = ANY(%s)", list(partner_ids)) if partner_ids is not None else SQL(),
+            )
+        )
+
+    def _add_tags_to_members(self, tags):
+        """Add ``tags`` (res.partner.category) to every member of the lists,
+        in one statement (no loop over the members)."""
+        if not tags or not self:
+            return 0
+        self.flush_model(["partner_ids"])
+        self.env["res.partner"].flush_model(["spoki_list_ids", "category_id"])
+        return self._add_tags_sql(
+            SQL(
+                """SELECT DISTINCT t.id, r.partner_id
+                     FROM spoki_list_res_partner_rel r, unnest(%s::int[]) AS t(id)
+                    WHERE r.list_id = ANY(%s)""",
+                tags.ids,
+                self.ids,
+            )
+        )
+
+    def _add_tags_sql(self, select):
+        """Insert (category, partner) pairs of ``select`` into the contacts' tags."""
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO res_partner_res_partner_category_rel (category_id, partner_id)
+                   %s
+                   ON CONFLICT DO NOTHING""",
+                select,
+            )
+        )
+        added = self.env.cr.rowcount
+        self.env["res.partner"].invalidate_model(["category_id"])
+        self.env["res.partner.category"].invalidate_model(["partner_ids"])
+        return added
 
     @api.model
     def _create_from_partners(self, name, partners):

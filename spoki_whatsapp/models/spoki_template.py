@@ -472,6 +472,7 @@ class SpokiTemplate(models.Model):
         elif status == "approved":
             vals["rejected_reason"] = False
         self.write(vals)
+        self._spoki_live_notify()
         return True
 
     # ------------------------------------------------------------

@@ -29,11 +29,13 @@ MODELS = {
     "spoki.campaign": ("r", "rwcd", False),
     "spoki.campaign.value": ("r", "rwcd", False),
     "spoki.chat": ("rw", "rwd", False),
+    "spoki.chat.reassign": ("rwcd", "rwcd", False),
     "spoki.conversation": ("r", "r", False),
     "spoki.dynamic.field": ("r", "rwcd", False),
     "spoki.dynamic.value": ("rwcd", "rwcd", False),
     "spoki.list": ("rwcd", "rwcd", False),
     "spoki.list.add.contacts": ("rwcd", "rwcd", False),
+    "spoki.list.tag.members": ("rwcd", "rwcd", False),
     "spoki.message": ("r", "r", False),
     "spoki.status.event": ("", "", True),
     "spoki.template": ("r", "rwcd", False),
@@ -61,14 +63,21 @@ METHODS = {
     ("spoki.campaign", "action_resume"): Call(MANAGERS),
     ("spoki.campaign", "action_start"): Call(MANAGERS),
     ("spoki.campaign", "action_view_messages"): Call(NAVIGATION),
+    ("spoki.chat", "action_add_tags"): Call(AGENTS, kwargs=lambda case: {"tag_ids": case.matrix_tag.ids}),
+    ("spoki.chat", "action_assign_to_me"): Call(AGENTS),
     ("spoki.chat", "action_open_partner"): Call(AGENTS),
+    ("spoki.chat", "action_reassign"): Call(NAVIGATION),
     ("spoki.chat", "action_refresh"): Call(NAVIGATION),
     ("spoki.chat", "action_send_template"): Call(AGENTS),
     ("spoki.chat", "action_send_text"): Call(AGENTS),
+    ("spoki.chat.reassign", "action_apply"): Call(AGENTS),
     ("spoki.conversation", "action_open_chat"): Call(AGENTS),
     ("spoki.list", "action_add_contacts"): Call(AGENTS),
     ("spoki.list", "action_view_contacts"): Call(AGENTS),
+    ("spoki.list", "action_tag_members"): Call(AGENTS),
     ("spoki.list.add.contacts", "action_apply"): Call(AGENTS),
+    ("spoki.list.tag.members", "action_apply"): Call(AGENTS),
+    ("spoki.message", "action_add_tags"): Call(AGENTS, kwargs=lambda case: {"tag_ids": case.matrix_tag.ids}),
     ("spoki.message", "action_open_chat"): Call(AGENTS),
     ("spoki.message", "action_retry"): Call(MANAGERS),
     ("spoki.template", "action_duplicate"): Call(MANAGERS),
@@ -107,6 +116,7 @@ ACTIONS = {
     "spoki_account_action": WA_USERS,
     "spoki_campaign_action": WA_USERS,
     "spoki_chat_action": WA_USERS,
+    "spoki_chat_reassign_action": WA_USERS,
     "spoki_config_settings_action": NOBODY,  # settings: Odoo administrators only
     "spoki_conversation_action": WA_USERS,
     "spoki_dynamic_field_action": WA_USERS,
@@ -198,18 +208,23 @@ class TestAccessMatrix(AccessMatrixCase):
         chat = env["spoki.chat"]._get_or_create(account, partner.wa_phone, partner).sudo()
         chat.write({"composer_body": "Matrix reply", "composer_template_id": approved.id})
         env["spoki.account"].browse(account.ids)._tier_record_history()
+        cls.matrix_tag = env["res.partner.category"].create({"name": "Matrix tag"})
         return {
             "res.partner": partner,
             "spoki.account": account,
             "spoki.campaign": campaign,
             "spoki.campaign.value": campaign.value_ids,
             "spoki.chat": chat,
+            "spoki.chat.reassign": env["spoki.chat.reassign"].create({"chat_ids": [(6, 0, chat.ids)]}),
             "spoki.conversation": incoming.conversation_id,
             "spoki.dynamic.field": field,
             "spoki.dynamic.value": env["spoki.dynamic.value"].search([("partner_id", "=", partner.id)]),
             "spoki.list": spoki_list,
             "spoki.list.add.contacts": env["spoki.list.add.contacts"].create(
                 {"list_id": spoki_list.id, "mode": "selection", "partner_ids": [(6, 0, partner.ids)]}
+            ),
+            "spoki.list.tag.members": env["spoki.list.tag.members"].create(
+                {"list_id": spoki_list.id, "tag_ids": [(6, 0, cls.matrix_tag.ids)]}
             ),
             "spoki.message": failed,
             "spoki.template": template,

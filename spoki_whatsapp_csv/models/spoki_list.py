@@ -14,7 +14,8 @@ class SpokiList(models.Model):
 
     def _spoki_csv_add_partner_ids(self, partner_ids):
         """Add contacts by id with one INSERT … SELECT unnest … ON CONFLICT
-        DO NOTHING; returns how many were not in the list yet."""
+        DO NOTHING (the new members get the list's member tags); returns how
+        many were not in the list yet."""
         self.ensure_one()
         self.check_access("write")
         if not partner_ids:
@@ -23,11 +24,14 @@ class SpokiList(models.Model):
             SQL(
                 """INSERT INTO spoki_list_res_partner_rel (list_id, partner_id)
                    SELECT %s, unnest(%s::int[])
-                   ON CONFLICT DO NOTHING""",
+                   ON CONFLICT DO NOTHING
+                   RETURNING partner_id""",
                 self.id,
                 list(partner_ids),
             )
         )
-        added = self.env.cr.rowcount
+        added_ids = [row[0] for row in self.env.cr.fetchall()]
+        self._apply_member_tags(added_ids)
         self._invalidate_membership()
+        added = len(added_ids)
         return added

@@ -253,6 +253,8 @@ class SpokiMessage(models.Model):
                 changed += self._apply_progress(account, status, by_status[status])
         if by_status.get("failed"):
             changed += self._apply_failures(account, by_status["failed"])
+        if changed:
+            self._spoki_live_notify(account=account, provider_ids=[event.message_id for event in events])
         self.invalidate_model()
         return changed
 

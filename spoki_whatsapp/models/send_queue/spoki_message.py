@@ -838,6 +838,7 @@ class SpokiMessage(models.Model):
         except Exception:  # noqa: BLE001 - bookkeeping of messages already recorded
             _logger.exception("WhatsApp: chatter/conversation bookkeeping of %s messages failed", len(message_ids))
             self.env.invalidate_all()
+        self._spoki_live_notify(message_ids)
         if auto_commit:
             self.env.cr.commit()
 

@@ -9,6 +9,7 @@ import { useService } from "@web/core/utils/hooks";
 import { formatInteger } from "@web/views/fields/formatters";
 import { useSetupAction } from "@web/search/action_hook";
 import { Layout } from "@web/search/layout";
+import { useSpokiLiveRefresh } from "@spoki_whatsapp/live/live_refresh";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 
 const QUALITY_CLASSES = { high: "success", medium: "warning", low: "danger" };
@@ -55,6 +56,13 @@ export class SpokiDashboard extends Component {
         onWillStart(async () => {
             await Promise.all([loadBundle("web.chartjs_lib"), this.load()]);
         });
+        // live: messages sent, delivered, read and account changes reload the
+        // counters quietly, at most every 10 seconds while the dashboard is open
+        useSpokiLiveRefresh(
+            (payload) => ["spoki.account", "spoki.campaign"].includes(payload.model),
+            () => this.load({ quiet: true }),
+            { minInterval: 10000 }
+        );
         useEffect(
             () => {
                 this.renderChart();
@@ -77,8 +85,10 @@ export class SpokiDashboard extends Component {
     // Data
     // ------------------------------------------------------------------
 
-    async load() {
-        this.state.loading = true;
+    async load({ quiet = false } = {}) {
+        if (!quiet) {
+            this.state.loading = true;
+        }
         const data = await this.orm.call("spoki.dashboard", "get_dashboard_data", [this.state.accountId || false], {
             period: this.state.period,
             date_from: this.state.dateFrom || false,
