@@ -179,6 +179,29 @@ class TestMediaIncoming(MediaCommon):
         download = self.fake.requests_to(f"/media/{media_id}/download/")[0]
         self.assertEqual(download.headers.get("X-Spoki-Api-Key"), fp.SPOKI_API_KEY)
 
+    def test_file_arriving_later_joins_the_discuss_message(self):
+        """A message already shown in Discuss (``mail_message_id``) gets its
+        file there too when the download job stores it."""
+        media_id = self.fake.add_media(PNG, "image/png")
+        payload = fp.meta_webhook(
+            [
+                fp.meta_messages_change(
+                    messages=[
+                        fp.meta_media_message("wamid.DIS", self.wa_id, "image", media_id, "image/png", time.time())
+                    ]
+                )
+            ]
+        )
+        self.Message._process_webhook(self.meta, payload)
+        message = self.Message.search([("provider_message_id", "=", "wamid.DIS")])
+        shown = self.env["mail.message"].create(
+            {"body": message.body, "model": "res.partner", "res_id": self.customer.id}
+        )
+        message.sudo().mail_message_id = shown
+        self.Message._fetch_media(auto_commit=False)
+        self.assertEqual(shown.attachment_ids, message.attachment_ids)
+        self.assertEqual(shown.attachment_ids.raw, PNG)
+
     def test_sandbox_simulated_photo_stored_inline(self):
         chat = self.chat(self.account)
         messages = chat._sandbox_simulate_incoming("image")
