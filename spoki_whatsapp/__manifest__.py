@@ -21,6 +21,7 @@
         "data/spoki_tier_level_data.xml",
         "data/spoki_dynamic_field_data.xml",
         "data/ir_cron_data.xml",
+        "data/ir_cron_media_data.xml",
         "wizard/spoki_list_add_contacts_views.xml",
         "wizard/spoki_template_preview_views.xml",
         "wizard/spoki_list_tag_members_views.xml",
@@ -38,6 +39,7 @@
         "views/spoki_whatsapp_menus.xml",
         "views/spoki_tier_views.xml",
         "wizard/spoki_chat_reassign_views.xml",
+        "views/spoki_chat_media_views.xml",
     ],
     "demo": [
         "demo/spoki_whatsapp_demo.xml",

@@ -25,3 +25,5 @@ from . import test_send_queue_campaign_enqueue
 from . import test_chat_assignment
 from . import test_tags
 from . import test_live
+from . import test_media
+from . import test_media_ui

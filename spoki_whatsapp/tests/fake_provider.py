@@ -19,6 +19,11 @@ Meta Cloud API routes (``/<version>/…``, auth ``Authorization: Bearer``):
 * ``POST /v21.0/<waba_id>/message_templates`` → ``{"id", "status": "PENDING", "category"}``
 * ``GET /v21.0/<template id>?fields=status,rejected_reason``
 * ``GET /v21.0/<phone_number_id>?fields=quality_rating,messaging_limit_tier,status,name_status``
+* media: ``POST /v21.0/<phone_number_id>/media`` (multipart ``file``, ``type``,
+  ``messaging_product``) → ``{"id"}``; ``GET /v21.0/<media id>`` → ``{"url",
+  "mime_type", "sha256", "file_size", "id"}``; ``GET /media-download/<media id>``
+  (the ``url``, with the token) → the bytes; sends of type image / document /
+  audio / video / sticker name an uploaded media ``id`` (or a ``link``)
 
 Spoki routes (``/api/1/…``, auth ``X-Spoki-Api-Key``):
 
@@ -28,6 +33,13 @@ Spoki routes (``/api/1/…``, auth ``X-Spoki-Api-Key``):
 * ``GET|POST /api/1/templates/``, ``POST /api/1/templates/<id>/submit/``,
   ``GET /api/1/templates/<id>/``
 * ``GET /api/1/accounts/``, ``GET /api/1/accounts/<id>/``
+* media: ``POST /api/1/media/`` (multipart ``file``) → ``{"id", "url"}``;
+  ``GET /api/1/media/<id>/download/`` (the ``url``, with the API key) → the
+  bytes; sends ``{"type": "Message", "content_type": "Image"…, "url"}``
+
+Files for incoming messages: :meth:`FakeProvider.add_media` stores bytes the
+fake then serves (its id for a Meta webhook, :meth:`FakeProvider.media_url`
+for a Spoki one); :attr:`FakeProvider.uploads` lists the files received.
 
 Meta message records keep the ``biz_opaque_callback_data`` of the send
 (``callback_data``); :attr:`FakeProvider.meta_sends_by_key` counts the sends
@@ -53,6 +65,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -80,6 +94,7 @@ META_ERROR_MESSAGES = {
     190: "Invalid OAuth access token - Cannot parse access token",
 }
 _VERSION_RE = re.compile(r"^v\d+\.\d+$")
+MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
 _E164_RE = re.compile(r"^\+\d{8,15}$")
 
 
@@ -113,6 +128,22 @@ def _now_iso():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
 
 
+def _multipart(content_type, raw):
+    """A multipart/form-data body → ``{"_multipart": True, "fields": {name:
+    text}, "files": {name: {"filename", "content_type", "data"}}}``."""
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    fields, files = {}, {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[name] = {"filename": filename, "content_type": part.get_content_type(), "data": data}
+        else:
+            fields[name] = data.decode("utf-8", "replace")
+    return {"_multipart": True, "fields": fields, "files": files}
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # don't wait for handlers still sleeping on stop()
@@ -135,8 +166,12 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        content_type = self.headers.get("Content-Type") or ""
         try:
-            body = json.loads(raw) if raw else None
+            if content_type.lower().startswith("multipart/form-data"):
+                body = _multipart(content_type, raw)
+            else:
+                body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
         query = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(parts.query).items()}
@@ -149,11 +184,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers_out = dict(extra[0]) if extra else {}
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", headers_out.pop("Content-Type", "application/json"))
             self.send_header("Content-Length", str(len(data)))
-            for name, value in (extra[0] if extra else {}).items():
+            for name, value in headers_out.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
@@ -259,6 +295,7 @@ class FakeProvider:
             self._messages = {}  # provider message id → record
             self._sent = {}  # Spoki idempotency key → message id
             self._templates = {}  # template id (str) → record
+            self._media = {}  # media id → {"provider", "data", "mime_type", "filename", "uploaded"}
             self._ids = itertools.count(1)
             self._counters = {
                 "requests": 0,
@@ -315,6 +352,36 @@ class FakeProvider:
                     key = record.get("callback_data")
                     counts[key] = counts.get(key, 0) + 1
             return counts
+
+    @property
+    def uploads(self):
+        """Files uploaded by the clients (oldest first): ``[{"id", "provider",
+        "data", "mime_type", "filename"}]``."""
+        with self._lock:
+            return [dict(m, id=k) for k, m in self._media.items() if m["uploaded"]]
+
+    def add_media(self, data, mime_type, filename="", provider="meta"):
+        """Store a file the fake serves (an incoming message's media);
+        returns its id (Meta's media id; see :meth:`media_url` for Spoki)."""
+        with self._lock:
+            media_id = str(880000000000 + next(self._ids))
+            self._media[media_id] = {
+                "provider": provider,
+                "data": bytes(data),
+                "mime_type": mime_type,
+                "filename": filename,
+                "uploaded": False,
+            }
+            return media_id
+
+    def media_url(self, media_id):
+        """Where the fake serves a file: Meta's download URL (what ``GET
+        /<media id>`` answers) or Spoki's file URL."""
+        with self._lock:
+            provider = self._media[str(media_id)]["provider"]
+        if provider == "meta":
+            return f"{self.url}/media-download/{media_id}"
+        return f"{self.url}/api/1/media/{media_id}/download/"
 
     @property
     def templates(self):
@@ -491,6 +558,10 @@ class FakeProvider:
 
     def _route(self, method, path, is_meta, query, headers, body):
         try:
+            if path.startswith("/media-download/") and method == "GET":
+                if self.check_auth and headers.get("Authorization") != f"Bearer {self.meta_token}":
+                    return 401, _meta_error(190, META_ERROR_MESSAGES[190], "OAuthException")
+                return self._serve_media("meta", path.strip("/").split("/")[1])
             if is_meta:
                 return self._meta(method, path.strip("/").split("/"), query, headers, body)
             if path.startswith("/api/1/"):
@@ -516,6 +587,10 @@ class FakeProvider:
                     f"Unsupported post request. Object with ID '{parts[1]}' does not exist",
                 )
             return self._meta_send(body or {})
+        if method == "POST" and len(parts) == 3 and parts[2] == "media":
+            if parts[1] != self.PHONE_NUMBER_ID:
+                return 400, _meta_error(100, f"Unsupported post request. Object with ID '{parts[1]}' does not exist")
+            return self._upload("meta", body)
         if method == "POST" and len(parts) == 3 and parts[2] == "message_templates":
             if parts[1] != self.WABA_ID:
                 return 400, _meta_error(
@@ -528,6 +603,16 @@ class FakeProvider:
             fields = [f for f in (query.get("fields") or "").split(",") if f]
             with self._lock:
                 template = self._templates.get(object_id)
+                media = self._media.get(object_id)
+                if media is not None and media["provider"] == "meta":
+                    return 200, {
+                        "messaging_product": "whatsapp",
+                        "url": f"{self.url}/media-download/{object_id}",
+                        "mime_type": media["mime_type"],
+                        "sha256": hashlib.sha256(media["data"]).hexdigest(),
+                        "file_size": len(media["data"]),
+                        "id": object_id,
+                    }
                 if template is not None and template["provider"] == "meta":
                     answer = {
                         "id": object_id,
@@ -582,6 +667,12 @@ class FakeProvider:
         elif mtype == "text":
             if not (body.get("text") or {}).get("body"):
                 return 400, _meta_error(100, "Invalid parameter", details="text.body is required")
+        elif mtype in MEDIA_TYPES:
+            media = body.get(mtype) or {}
+            with self._lock:
+                known = media.get("id") in self._media
+            if not media.get("link") and not known:
+                return 400, _meta_error(131053, "Media upload error", details=f"unknown media id {media.get('id')!r}")
         else:
             return 400, _meta_error(100, f"Unsupported message type {mtype!r}")
         with self._lock:
@@ -670,6 +761,11 @@ class FakeProvider:
                     if message is None or message["provider"] != "spoki":
                         return 404, {"detail": "Not found."}
                     return 200, self._spoki_message_view(message)
+        if resource == "media":
+            if method == "POST" and len(parts) == 1:
+                return self._upload("spoki", body)
+            if method == "GET" and len(parts) == 3 and parts[2] == "download":
+                return self._serve_media("spoki", parts[1])
         if resource == "templates":
             return self._spoki_templates(method, parts, query, body or {})
         if resource == "accounts" and method == "GET":
@@ -700,6 +796,9 @@ class FakeProvider:
                 return 400, {"template": [f'Invalid pk "{template_id}" - object does not exist.']}
             if template["status"] != "APPROVED":
                 return 400, {"template": ["The template is not approved."]}
+        elif mtype == "Message" and body.get("content_type") in ("Image", "Document", "Audio", "Video", "Sticker"):
+            if not body.get("url"):
+                return 400, {"url": ["This field is required."]}
         elif mtype == "Message":
             if body.get("content_type") != "Text" or not body.get("text"):
                 return 400, {"text": ["This field is required."]}
@@ -726,6 +825,38 @@ class FakeProvider:
                 self._sent[key] = message_id
             self._counters["spoki_sends"] += 1
             return 201, self._spoki_message_view(self._messages[message_id])
+
+    # -- media ----------------------------------------------------------------
+    def _upload(self, provider, body):
+        """A multipart upload (``file``; Meta also ``type`` and
+        ``messaging_product``) → the new media's id (and URL for Spoki)."""
+        if not isinstance(body, dict) or not body.get("_multipart") or "file" not in body["files"]:
+            if provider == "meta":
+                return 400, _meta_error(100, "Invalid parameter", details="file is required (multipart)")
+            return 400, {"file": ["No file was submitted."]}
+        upload = body["files"]["file"]
+        mime = body["fields"].get("type") or upload["content_type"]
+        if provider == "meta" and body["fields"].get("messaging_product") != "whatsapp":
+            return 400, _meta_error(100, "The parameter messaging_product is required.")
+        with self._lock:
+            media_id = str(880000000000 + next(self._ids))
+            self._media[media_id] = {
+                "provider": provider,
+                "data": upload["data"],
+                "mime_type": mime,
+                "filename": upload["filename"],
+                "uploaded": True,
+            }
+        if provider == "meta":
+            return 200, {"id": media_id}
+        return 201, {"id": int(media_id), "url": self.media_url(media_id)}
+
+    def _serve_media(self, provider, media_id):
+        with self._lock:
+            media = self._media.get(media_id)
+        if media is None or media["provider"] != provider:
+            return 404, {"detail": "Not found."}
+        return 200, media["data"], {"Content-Type": media["mime_type"]}
 
     @staticmethod
     def _spoki_message_view(message):
@@ -975,3 +1106,65 @@ def spoki_inbound_event(message_id, phone, text, timestamp=None):
         "event": "message.inbound",
         "data": {"id": message_id, "phone": phone, "text": text, "timestamp": int(timestamp or time.time())},
     }
+
+
+def meta_media_message(
+    message_id, wa_id, kind, media_id, mime_type, timestamp, caption=None, filename=None, voice=None
+):
+    """An incoming Cloud API message carrying a file (image, document, audio,
+    video, sticker) uploaded by the customer (``media_id``: see
+    :meth:`FakeProvider.add_media`)."""
+    media = {"id": media_id, "mime_type": mime_type, "sha256": "FAKE"}
+    if caption is not None:
+        media["caption"] = caption
+    if filename is not None:
+        media["filename"] = filename
+    if voice is not None:
+        media["voice"] = voice
+    return {"from": wa_id, "id": message_id, "timestamp": str(int(timestamp)), "type": kind, kind: media}
+
+
+def meta_location_message(message_id, wa_id, timestamp, latitude, longitude, name="", address=""):
+    location = {"latitude": latitude, "longitude": longitude}
+    if name:
+        location["name"] = name
+    if address:
+        location["address"] = address
+    return {"from": wa_id, "id": message_id, "timestamp": str(int(timestamp)), "type": "location", "location": location}
+
+
+def meta_contacts_message(message_id, wa_id, timestamp, contacts):
+    """``contacts``: ``[(formatted name, phone)]``."""
+    cards = [
+        {
+            "name": {"formatted_name": name, "first_name": name.split(" ")[0]},
+            "phones": [{"phone": phone, "type": "CELL"}],
+        }
+        for name, phone in contacts
+    ]
+    return {"from": wa_id, "id": message_id, "timestamp": str(int(timestamp)), "type": "contacts", "contacts": cards}
+
+
+def meta_unsupported_message(message_id, wa_id, timestamp, mtype="unsupported"):
+    """A message of a type the Cloud API doesn't support (or we don't know)."""
+    return {
+        "from": wa_id,
+        "id": message_id,
+        "timestamp": str(int(timestamp)),
+        "type": mtype,
+        "errors": [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}],
+    }
+
+
+def spoki_media_event(message_id, phone, content_type, url, mime_type="", caption="", timestamp=None, **extra):
+    """A Spoki ``message.inbound`` event carrying a file (or a location /
+    contacts in ``extra``)."""
+    data = {"id": message_id, "phone": phone, "content_type": content_type, "timestamp": int(timestamp or time.time())}
+    if url:
+        data["url"] = url
+    if mime_type:
+        data["mime_type"] = mime_type
+    if caption:
+        data["caption"] = caption
+    data.update(extra)
+    return {"event": "message.inbound", "data": data}

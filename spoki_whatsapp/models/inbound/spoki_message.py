@@ -16,7 +16,8 @@
   dispatched to the accounts whose secret signed it;
 * incoming messages: stored once per provider id, matched to contacts (or a
   new contact), opening the conversation and the customer-service window,
-  opt-out keywords handled.
+  opt-out keywords handled; the files they carry are stored by
+  ``media/spoki_message.py``.
 """
 
 import json
@@ -580,8 +581,7 @@ class SpokiMessage(models.Model):
                     "partner_id": partners[numbers[item.message_id]].id,
                     "wa_phone": numbers[item.message_id],
                     "direction": "incoming",
-                    "kind": "text",
-                    "body": item.text,
+                    **self._inbound_media_vals(account, item),  # kind, body (text, caption or placeholder), media
                     "state": "received",
                     "provider_message_id": item.message_id,
                     "message_date": item.timestamp,
@@ -591,6 +591,7 @@ class SpokiMessage(models.Model):
                 for item in fresh
             ]
         )
+        messages._media_received(account)
         self.env["spoki.conversation"]._link_messages(messages)
         messages._log_on_chatter()
         Chat = self.env["spoki.chat"].sudo()

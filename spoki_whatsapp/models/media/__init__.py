@@ -1,1 +1,2 @@
 from . import spoki_message
+from . import spoki_chat

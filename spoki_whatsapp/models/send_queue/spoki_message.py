@@ -509,7 +509,7 @@ class SpokiMessage(models.Model):
                 failures.append((row["id"], "invalid_number"))
             elif number in opted_out and not row["optout_confirmation"]:
                 failures.append((row["id"], "opted_out"))
-            elif row["kind"] == "text" and number not in windows:
+            elif row["kind"] in ("text", "media") and number not in windows:  # free-form: window only
                 failures.append((row["id"], "outside_window"))
             elif row["kind"] == "template" and row["template_id"] not in approved:
                 failures.append((row["id"], "template_not_approved"))
@@ -636,6 +636,8 @@ class SpokiMessage(models.Model):
                         "send_template",
                         (row["wa_phone"], refs[row["template_id"]], provider_lang_code(row["lang"]), params),
                     )
+                elif row["kind"] == "media":
+                    row["call"] = self._media_call(row)
                 else:
                     row["call"] = ("send_text", (row["wa_phone"], row["body"] or ""))
             except Exception:  # noqa: BLE001 - one message's data: counted as its crash

@@ -10,6 +10,7 @@ entry in ``_REGISTRY`` (its ``label`` appears in the account's selection, its
 from .base import (  # noqa: F401
     AccountInfo,
     InboundMessage,
+    MediaFile,
     PermanentError,
     ProviderError,
     SendResult,

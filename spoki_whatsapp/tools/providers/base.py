@@ -98,11 +98,35 @@ class StatusEvent:
 
 @dataclass
 class InboundMessage:
+    """An incoming message. Plain text has ``media_kind`` ''; otherwise
+    ``media_kind`` is one of ``tools.media.INBOUND_KINDS`` (image, document,
+    audio, video, sticker: a file to fetch with :meth:`WhatsAppProvider.download_media`
+    and ``media_ref``; location, contacts: the data below; unsupported: a type
+    we don't know, ``raw_type`` names it) and ``text`` is the caption ('' if none)."""
+
     message_id: str
     from_number: str  # E.164 with '+'
     text: str
     timestamp: datetime
     profile_name: str = ""
+    media_kind: str = ""
+    #: what :meth:`WhatsAppProvider.download_media` takes: Meta's media id, Spoki's URL…
+    media_ref: str = ""
+    mime_type: str = ""
+    filename: str = ""
+    voice: bool = False  # an audio recorded in WhatsApp (voice note)
+    location: dict = field(default_factory=dict)  # latitude, longitude, name, address
+    contacts: list = field(default_factory=list)  # Cloud API contact cards
+    raw_type: str = ""  # the provider's own type of the message
+
+
+@dataclass
+class MediaFile:
+    """A downloaded file: its bytes, MIME type and name ('' = not told)."""
+
+    data: bytes
+    mime_type: str = ""
+    filename: str = ""
 
 
 @dataclass
@@ -176,6 +200,22 @@ class WhatsAppProvider:
     def send_text(self, to, body, idempotency_key):
         """Send free text (only valid inside a customer-service window)."""
         raise NotImplementedError
+
+    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key):
+        """Send a file (``kind``: image / video / audio / document, checked
+        against ``tools/media.py`` by the caller) with an optional caption;
+        only valid inside a customer-service window. Returns :class:`SendResult`."""
+        raise PermanentError(f"{self.label or self.kind} can't send files", code="media_unsupported")
+
+    #: True when :meth:`download_media` needs no network (the sandbox): the
+    #: file is stored with the incoming message; otherwise a job fetches it.
+    media_download_inline = False
+
+    def download_media(self, ref, max_bytes=None):
+        """The file of an incoming message (``InboundMessage.media_ref``) as
+        a :class:`MediaFile`; :class:`PermanentError` ``too_big`` beyond
+        ``max_bytes`` (the download stops there)."""
+        raise PermanentError(f"{self.label or self.kind} can't download files", code="media_unsupported")
 
     def find_message(self, idempotency_key):
         """Reconciliation after a crash: the provider message id of a send

@@ -170,8 +170,16 @@ def verify_signature(app_secret: str, raw_body: bytes, header_value: str) -> boo
     return hmac.compare_digest(expected, received)
 
 
+#: Cloud API message types that carry a file (the message's object has ``id``,
+#: ``mime_type`` and, per type, ``caption`` / ``filename`` / ``voice`` / ``animated``)
+FILE_TYPES = ("image", "document", "audio", "video", "sticker")
+#: types that are not a customer's message: ignored
+IGNORED_TYPES = ("system", None)
+
+
 def message_text(message):
-    """Text of an inbound Cloud API message; None for messages to ignore."""
+    """Text of an inbound Cloud API message (a file's caption, '' without
+    one); None for messages to ignore (system notices)."""
     mtype = message.get("type")
     if mtype == "text":
         return (message.get("text") or {}).get("body") or ""
@@ -182,12 +190,44 @@ def message_text(message):
         interactive = message.get("interactive") or {}
         reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
         return reply.get("title") or reply.get("id") or ""
-    if mtype in ("system", "unsupported", "ephemeral", None):
+    if mtype in IGNORED_TYPES:
         return None
-    media = message.get(mtype) or {}
+    media = message.get(mtype) if isinstance(message.get(mtype), dict) else {}
     if mtype == "reaction":
         return media.get("emoji") or ""
-    return media.get("caption") or f"[{mtype}]"
+    return media.get("caption") or ""
+
+
+def message_media(message):
+    """The media fields of an :class:`InboundMessage` for a Cloud API
+    message: ``{}`` for text (and buttons, replies, reactions); otherwise
+    ``media_kind`` and what goes with it. A type we don't know (Meta's
+    ``unsupported``, ``ephemeral``, ``order``, a new one…) is ``unsupported``
+    with its ``raw_type``: it is shown as a placeholder, never dropped."""
+    mtype = message.get("type")
+    if mtype in ("text", "button", "interactive", "reaction") or mtype in IGNORED_TYPES:
+        return {}
+    obj = message.get(mtype) if isinstance(message.get(mtype), dict) else {}
+    if mtype in FILE_TYPES:
+        return {
+            "media_kind": mtype,
+            "media_ref": str(obj.get("id") or obj.get("link") or ""),
+            "mime_type": obj.get("mime_type") or "",
+            "filename": obj.get("filename") or "",
+            "voice": bool(obj.get("voice")),
+            "raw_type": mtype,
+        }
+    if mtype == "location":
+        keys = ("latitude", "longitude", "name", "address", "url")
+        return {"media_kind": "location", "location": {k: obj[k] for k in keys if obj.get(k) not in (None, "")}}
+    if mtype == "contacts":
+        contacts = message.get("contacts")
+        return {"media_kind": "contacts", "contacts": contacts if isinstance(contacts, list) else []}
+    errors = message.get("errors") or []
+    detail = (
+        (errors[0].get("title") or errors[0].get("message") or "") if errors and isinstance(errors[0], dict) else ""
+    )
+    return {"media_kind": "unsupported", "raw_type": str(mtype) + (f" ({detail})" if detail else "")}
 
 
 def map_template_status(status, reason):
@@ -295,6 +335,7 @@ def _inbound_messages(value):
             text=text,
             timestamp=unix_time(message.get("timestamp")),
             profile_name=(profile.get("profile") or {}).get("name") or "",
+            **message_media(message),
         )
 
 

@@ -158,8 +158,9 @@ class JsonHttpClient:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def request(self, method, path, json=None, params=None, headers=None):
-        """Perform the call; returns the decoded JSON body (``{}`` if empty)."""
+    def _call(self, method, path, headers=None, **kwargs):
+        """The HTTP answer of one call (transport failures and redirects
+        mapped to provider errors, the status not looked at)."""
         url = self.url(path)
         problem = endpoint_problem(url)
         if problem:
@@ -168,11 +169,10 @@ class JsonHttpClient:
             response = self.session.request(
                 method,
                 url,
-                json=json,
-                params=params,
                 headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,  # the auth headers must not follow a redirect
+                **kwargs,
             )
         except requests.Timeout as exc:
             raise TemporaryError(
@@ -193,6 +193,7 @@ class JsonHttpClient:
         except requests.RequestException as exc:
             raise TemporaryError(f"HTTP error: {exc}", code="connection") from exc
         if 300 <= response.status_code < 400:
+            response.close()
             raise PermanentError(
                 f"The provider endpoint redirects (HTTP {response.status_code} to "
                 f"{response.headers.get('Location') or '?'}): not followed with credentials, "
@@ -200,7 +201,42 @@ class JsonHttpClient:
                 code="config",
                 http_status=response.status_code,
             )
+        return response
+
+    def request(self, method, path, json=None, params=None, headers=None, files=None, data=None):
+        """Perform the call; returns the decoded JSON body (``{}`` if empty).
+        ``files`` / ``data``: a multipart/form-data body (uploads) instead of JSON."""
+        if files is not None or data is not None:
+            response = self._call(method, path, headers=headers, params=params, files=files, data=data)
+        else:
+            response = self._call(method, path, headers=headers, json=json, params=params)
         return self._raise_for_response(response, decode_json(response))
+
+    def download(self, path, max_bytes=None, params=None):
+        """``(bytes, content type)`` of a file (``path`` may be an absolute
+        URL: same https / loopback rule, same auth headers). The download
+        stops beyond ``max_bytes``: :class:`~.base.PermanentError` ``too_big``.
+        An error status is mapped like any call's."""
+        response = self._call("GET", path, params=params, stream=True)
+        with response:
+            if not 200 <= response.status_code < 300:
+                response.content  # noqa: B018 - read the error body for the mapping
+                self._raise_for_response(response, decode_json(response))
+            declared = response.headers.get("Content-Length") or ""
+            if max_bytes is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise PermanentError(f"The file is larger than {max_bytes} bytes", code="too_big")
+            chunks, size = [], 0
+            try:
+                for chunk in response.iter_content(64 * 1024):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise PermanentError(f"The file is larger than {max_bytes} bytes", code="too_big")
+                    chunks.append(chunk)
+            except requests.RequestException as exc:
+                raise TemporaryError(
+                    f"The download was interrupted: {exc.__class__.__name__}", code="connection"
+                ) from exc
+            return b"".join(chunks), response.headers.get("Content-Type") or ""
 
     def get(self, path, params=None, headers=None):
         return self.request("GET", path, params=params, headers=headers)

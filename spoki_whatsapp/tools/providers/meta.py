@@ -30,9 +30,11 @@ False.
 import requests
 import urllib3
 
+from ..media import CAPTION_KINDS
 from ..phone import digits_of
 from .base import (
     AccountInfo,
+    MediaFile,
     PermanentError,
     ProviderError,
     SendResult,
@@ -213,6 +215,61 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
             },
             idempotency_key,
         )
+
+    # -- media ------------------------------------------------------------
+    def upload_media(self, data, mime_type, filename):
+        """``POST /{phone-number-id}/media`` (multipart: ``file``, ``type``,
+        ``messaging_product``) → the media id. Nothing is sent to anybody by
+        an upload: its failures are plain errors (retried, never "unknown")."""
+        self._require("phone_number_id")
+        answer = self.http.request(
+            "POST",
+            f"{self.phone_number_id}/media",
+            data={"messaging_product": "whatsapp", "type": mime_type},
+            files={"file": (filename or "file", data, mime_type)},
+        )
+        media_id = str((answer or {}).get("id") or "")
+        if not media_id:
+            raise TemporaryError("Meta accepted the upload but returned no media id", code="bad_response")
+        return media_id
+
+    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key):
+        """Upload the file, then ``POST /messages`` with ``type`` = ``kind``
+        and ``{kind: {"id": media id, "caption"?, "filename"?}}`` (a caption
+        only for images, videos and documents; a file name for documents)."""
+        media_id = self.upload_media(data, mime_type, filename)
+        media = {"id": media_id}
+        if caption and kind in CAPTION_KINDS:
+            media["caption"] = caption
+        if kind == "document" and filename:
+            media["filename"] = filename
+        return self._send(
+            {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": digits_of(to),
+                "type": kind,
+                kind: media,
+            },
+            idempotency_key,
+        )
+
+    def download_media(self, ref, max_bytes=None):
+        """``GET /{media-id}`` (with the token) → ``url``, ``mime_type``,
+        ``file_size``; then ``GET url`` with the token. Meta's URLs expire
+        after 5 minutes: each attempt asks for a fresh one."""
+        self._require()
+        if not ref:
+            raise PermanentError("The message names no media id", code="not_found")
+        info = self.http.get(str(ref))
+        url = (info or {}).get("url")
+        if not url:
+            raise PermanentError(f"Meta gave no URL for media {ref}", code="not_found")
+        size = info.get("file_size")
+        if max_bytes is not None and str(size or "").isdigit() and int(size) > max_bytes:
+            raise PermanentError(f"The file is larger than {max_bytes} bytes", code="too_big")
+        data, content_type = self.http.download(url, max_bytes=max_bytes)
+        return MediaFile(data, info.get("mime_type") or content_type or "", "")
 
     def find_message(self, idempotency_key):
         # Meta has no idempotency key nor a "find by client reference" call:

@@ -45,6 +45,20 @@ and documented so it can be adjusted in one place):
   signature header ``X-Spoki-Signature: t=<unix>,v2=<hex>`` = HMAC-SHA256 of
   ``"<t>.<raw body>"`` (see :func:`verify_signature`).
 
+Media (ASSUMED, like the rest of the message shapes above):
+
+* incoming ``message.inbound`` events carry ``content_type`` (``Text``,
+  ``Image``, ``Document``, ``Audio``, ``Voice``, ``Video``, ``Sticker``,
+  ``Location``, ``Contacts``) with the file's ``url`` (or ``media_url``, or a
+  nested ``media``/``file`` object with ``url``, ``mime_type``, ``filename``),
+  ``caption`` (or ``text``), ``location`` ``{latitude, longitude, name,
+  address}`` and ``contacts`` (Cloud API cards); the file is fetched from that
+  URL with the API key (https only, like every call);
+* sending a file: ``POST /media/`` (multipart ``file``) → ``{"id", "url"}``,
+  then ``POST /messages/send/`` with ``{"type": "Message", "content_type":
+  "Image"|"Document"|"Audio"|"Video", "phone", "url", "text": caption,
+  "filename"}`` — the same idempotency key as any send.
+
 Config keys: ``endpoint`` (default ``https://app.spoki.it/api/1``),
 ``api_key``, ``timeout`` (10), ``account_id`` (optional), ``webhook_secret``,
 ``param_prefix`` ('P'), ``status_polling`` (True).
@@ -57,10 +71,12 @@ import time
 from datetime import datetime, timezone
 from typing import ClassVar
 
+from ..media import CAPTION_KINDS, FILE_KINDS
 from ..phone import plus_digits
 from .base import (
     AccountInfo,
     InboundMessage,
+    MediaFile,
     PermanentError,
     ProviderError,
     SendResult,
@@ -210,6 +226,56 @@ def _extract_id(body):
     return ""
 
 
+#: Spoki ``content_type`` of an incoming message → our media kind
+INBOUND_CONTENT_TYPES = {
+    "image": "image",
+    "document": "document",
+    "file": "document",
+    "audio": "audio",
+    "voice": "audio",
+    "ptt": "audio",
+    "video": "video",
+    "sticker": "sticker",
+    "location": "location",
+    "contacts": "contacts",
+    "contact": "contacts",
+    "vcard": "contacts",
+}
+#: kinds that are plain text (or a button) on Spoki
+TEXT_CONTENT_TYPES = ("", "text", "button", "interactive", "quick_reply", "reply")
+
+
+def inbound_media(data):
+    """The media fields of an :class:`InboundMessage` for a Spoki inbound
+    event's ``data`` (ASSUMED shape, see the module doc): ``{}`` for text; a
+    content type we don't know is ``unsupported``, never dropped."""
+    raw = str(data.get("content_type") or data.get("message_type") or "").strip()
+    if raw.lower() in TEXT_CONTENT_TYPES:
+        return {}
+    kind = INBOUND_CONTENT_TYPES.get(raw.lower())
+    if kind is None:
+        return {"media_kind": "unsupported", "raw_type": raw}
+    if kind in FILE_KINDS:
+        nested = next((data[k] for k in ("media", "file", kind) if isinstance(data.get(k), dict)), {})
+        return {
+            "media_kind": kind,
+            "media_ref": str(data.get("url") or data.get("media_url") or nested.get("url") or nested.get("link") or ""),
+            "mime_type": str(data.get("mime_type") or nested.get("mime_type") or ""),
+            "filename": str(data.get("filename") or nested.get("filename") or nested.get("name") or ""),
+            "voice": raw.lower() in ("voice", "ptt") or bool(nested.get("voice")),
+            "raw_type": raw,
+        }
+    if kind == "location":
+        location = data.get("location") if isinstance(data.get("location"), dict) else data
+        keys = ("latitude", "longitude", "name", "address")
+        return {
+            "media_kind": "location",
+            "location": {k: location[k] for k in keys if location.get(k) not in (None, "")},
+        }
+    contacts = data.get("contacts")
+    return {"media_kind": "contacts", "contacts": contacts if isinstance(contacts, list) else []}
+
+
 class SpokiProvider(WhatsAppProvider):
     kind = "spoki"
     label = "Spoki API"
@@ -329,6 +395,38 @@ class SpokiProvider(WhatsAppProvider):
             "text": body,
         }
         return self._send(payload, idempotency_key)
+
+    # -- media --------------------------------------------------------------
+    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key):
+        """Upload (``POST /media/``), then send the file's URL (ASSUMED, see
+        the module doc). An upload sends nothing to anybody: its failures are
+        plain errors; the send carries the idempotency key."""
+        self._require_key()
+        uploaded = _unwrap(
+            self.http.request("POST", "media/", files={"file": (filename or "file", data, mime_type)}), "media"
+        )
+        url = uploaded.get("url") or uploaded.get("file")
+        if not url:
+            raise TemporaryError("Spoki accepted the upload but returned no URL", code="bad_response")
+        payload = {
+            "type": "Message",
+            "content_type": kind.capitalize(),
+            "phone": plus_digits(to),
+            "url": url,
+        }
+        if caption and kind in CAPTION_KINDS:
+            payload["text"] = caption
+        if filename:
+            payload["filename"] = filename
+        return self._send(payload, idempotency_key)
+
+    def download_media(self, ref, max_bytes=None):
+        """The file at the URL of the inbound event (with the API key)."""
+        self._require_key()
+        if not ref:
+            raise PermanentError("The message names no file URL", code="not_found")
+        data, content_type = self.http.download(str(ref), max_bytes=max_bytes)
+        return MediaFile(data, content_type, "")
 
     def find_message(self, idempotency_key):
         """Provider id of the send made with ``idempotency_key`` or None.
@@ -554,6 +652,9 @@ class SpokiProvider(WhatsAppProvider):
                     button = data.get("button") or {}
                     text = button.get("text") or button.get("payload") or data.get("payload") or ""
                 profile = " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p)
+                media = inbound_media(data)
+                if media:
+                    text = data.get("caption") or data.get("text") or ""
                 inbound.append(
                     InboundMessage(
                         str(data.get("id") or ""),
@@ -561,6 +662,7 @@ class SpokiProvider(WhatsAppProvider):
                         str(text),
                         stamp,
                         profile,
+                        **media,
                     )
                 )
             elif name.startswith("template"):
