@@ -254,6 +254,8 @@ class SpokiMessage(models.Model):
         if by_status.get("failed"):
             changed += self._apply_failures(account, by_status["failed"])
         self.invalidate_model()
+        if changed:
+            self._spoki_notify_ticks_of(account, {event.message_id for event in events})
         return changed
 
     @api.model
