@@ -23,3 +23,4 @@ from . import test_send_queue_faults
 from . import test_access_matrix
 from . import test_send_queue_campaign_enqueue
 from . import test_discuss
+from . import test_discuss_ui
