@@ -22,6 +22,11 @@ SECRET = "discuss-app-secret"
 SCREENS = Path("/tmp/screens/A")
 
 
+def fp_inbound(message_id, wa_id, text, offset):
+    """An incoming message ``offset`` seconds from now."""
+    return InboundMessage(message_id, f"+{wa_id}", text, fields.Datetime.now() + timedelta(seconds=offset), "")
+
+
 @tagged("post_install", "-at_install")
 class TestSpokiDiscussUi(HttpCase, SpokiCommon):
     """In headless Chromium, as an agent in Discuss: a customer's message
@@ -67,8 +72,12 @@ class TestSpokiDiscussUi(HttpCase, SpokiCommon):
             f"{self.base_url()}/spoki/webhook/{self.account.id}", data=raw, headers=headers, timeout=20
         )
         self.webhook_codes.append(response.status_code)
-        # the test cursor never runs post-commit hooks (the bus's NOTIFY): wake the websockets as
-        # bus's WebsocketCase.trigger_notification_dispatching does
+        self._wake_websockets()
+
+    def _wake_websockets(self):
+        """The test cursor never runs post-commit hooks (the bus's NOTIFY):
+        wake the websockets as bus's WebsocketCase.trigger_notification_dispatching does."""
+        time.sleep(0.3)
         for websocket in set().union(*dispatch._channels_to_ws.values()):
             websocket.trigger_notification_dispatching()
 
@@ -83,6 +92,8 @@ class TestSpokiDiscussUi(HttpCase, SpokiCommon):
                 self.screens.append(name)
 
             future.add_done_callback(save)
+        elif command == "dispatch":
+            threading.Thread(target=self._wake_websockets).start()
         elif command == "incoming":
             change = fp.meta_messages_change(
                 contacts=[fp.meta_contact("393391234500", "Giulia Verdi")],
@@ -95,8 +106,7 @@ class TestSpokiDiscussUi(HttpCase, SpokiCommon):
             )
             threading.Thread(target=self._post_webhook, args=(change,)).start()
 
-    def test_discuss_chat_live(self):
-        self.screens, self.webhook_codes = [], []
+    def _run_browser(self, script, url, login="spoki_agent"):
         test = self
         original = ChromeBrowser._handle_console
 
@@ -107,9 +117,13 @@ class TestSpokiDiscussUi(HttpCase, SpokiCommon):
                     test._on_signal(browser, text[len("spoki:") :])
             return original(browser, type, args, stackTrace, **kw)
 
-        code = Path(file_path("spoki_whatsapp/static/tests/tours/spoki_discuss_chat.js")).read_text()
+        code = Path(file_path(f"spoki_whatsapp/static/tests/tours/{script}")).read_text()
         with patch.object(ChromeBrowser, "_handle_console", handle_console):
-            self.browser_js("/odoo/action-mail.action_discuss", code, login="spoki_agent", timeout=120)
+            self.browser_js(url, code, login=login, timeout=120)
+
+    def test_discuss_chat_live(self):
+        self.screens, self.webhook_codes = [], []
+        self._run_browser("spoki_discuss_chat.js", "/odoo/action-mail.action_discuss")
         self.answer.invalidate_recordset()
         self.assertEqual(self.webhook_codes, [200, 200], "both webhooks accepted")
         self.assertEqual(self.answer.state, "delivered")
@@ -121,7 +135,45 @@ class TestSpokiDiscussUi(HttpCase, SpokiCommon):
         self.assertFalse(self.env["spoki.message"].search([("body", "ilike", "Cliente VIP")]), "notes never sent")
         self.assertGreaterEqual(len(self.screens), 5, self.screens)
 
-
-def fp_inbound(message_id, wa_id, text, offset):
-    """An incoming message ``offset`` seconds from now."""
-    return InboundMessage(message_id, f"+{wa_id}", text, fields.Datetime.now() + timedelta(seconds=offset), "")
+    def test_go_to_chat_window_and_template(self):
+        """Outside the window: "Go to chat" on the contact opens the chat
+        window with the earlier template (rendered, with its buttons), free
+        text is off, the template picker previews and sends through the queue."""
+        self.screens, self.webhook_codes = [], []
+        template = self.env["spoki.template"].create(
+            {
+                "name": "Promo Giugno",
+                "account_id": self.account.id,
+                "lang": "it_IT",
+                "body": "Ciao %%NOME%%, Promo Giugno: 20 euro di sconto sulla collezione!",
+                "button_ids": [(0, 0, {"button_type": "quick_reply", "text": "Mi interessa"})],
+            }
+        )
+        template.write({"state": "approved", "provider_name": f"promo_giugno_{template.id}"})
+        luca = self.env["res.partner"].create({"name": "Luca Bianchi", "mobile": "+393391234511"})
+        old = (
+            self.env["spoki.message"]
+            .sudo()
+            .create(
+                {
+                    "account_id": self.account.id,
+                    "partner_id": luca.id,
+                    "wa_phone": luca.wa_phone,
+                    "kind": "template",
+                    "template_id": template.id,
+                    "body": "Ciao Luca, Promo Giugno: 20 euro di sconto sulla collezione!",
+                    "state": "read",
+                    "message_date": fields.Datetime.now() - timedelta(days=2),
+                }
+            )
+        )
+        chat = self.env["spoki.chat"]._get_or_create(self.account, luca.wa_phone, luca)
+        chat.sudo().composer_template_id = template
+        self.assertFalse(chat.channel_id, "no channel before somebody opens the chat")
+        action = self.env.ref("spoki_whatsapp.res_partner_action_spoki")
+        self._run_browser("spoki_go_to_chat.js", f"/odoo/action-{action.id}/{luca.id}")
+        self.assertEqual(old.mail_message_id.res_id, chat.channel_id.id, "the earlier template shown on opening")
+        sent = self.env["spoki.message"].search([("wa_phone", "=", luca.wa_phone), ("id", "!=", old.id)])
+        self.assertEqual((sent.kind, sent.template_id, sent.state), ("template", template, "queued"))
+        self.assertEqual(sent.mail_message_id.res_id, chat.channel_id.id)
+        self.assertGreaterEqual(len(self.screens), 3, self.screens)

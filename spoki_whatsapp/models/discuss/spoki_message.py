@@ -109,6 +109,8 @@ class SpokiMessage(models.Model):
             attachment_ids=attachments.ids,
             date=self.message_date,
             spoki_message_id=self.id,
+            # what was sent needs nobody's attention: only the customer's messages notify
+            silent=self.direction == "outgoing",
         )
         self.mail_message_id = message
         return message
