@@ -86,6 +86,8 @@ class TestSpokiDiscuss(MessagingCommon):
             ("outgoing", "text", "Yes, it is ready", "queued", self.agent),
         )
         self.assertEqual(posted.message_type, "whatsapp_message", "not editable: already on its way")
+        with self.assertRaises(UserError):
+            channel.with_user(self.agent)._message_update_content(posted, "Changed my mind")
         self.assertEqual(len(self._channel_messages(channel)), 2, "exactly one message per ledger row")
         self.run_queue()
         self.assertEqual(ledger.state, "sent")
