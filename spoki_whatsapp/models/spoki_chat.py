@@ -23,19 +23,17 @@ TICK_STYLE = {
 class SpokiChat(models.Model):
     """The chat with one number on one WhatsApp account ("Go to chat").
 
-    Why a dedicated view and not Discuss: a WhatsApp chat is not an Odoo
-    discussion. Every message has a delivery state (the ticks), template
-    messages must show what the customer actually received, and the reply box
-    obeys WhatsApp's 24-hour rule (free text inside the customer-service
-    window, otherwise only approved templates). A Discuss channel per number
-    would need a parallel message store kept in sync with the ledger
-    (``spoki.message``, which reports and tier counters read), would invite
-    agents to use features WhatsApp can't carry (mentions, reactions,
-    attachments, editing) and would mix customer chats with internal
-    channels. This form reads the ledger directly: all messages with the
-    number in order, ticks, rendered templates, and a composer that only
-    offers what is allowed right now. The contact's chatter still gets every
-    message, so the CRM history stays in one place.
+    Agents read and answer it in Discuss: each chat has a ``discuss.channel``
+    of type ``whatsapp`` (``discuss/``), created when the conversation becomes
+    a chat (the customer writes, an agent opens it). The ledger
+    (``spoki.message``) stays the one source of reports, tier counters and
+    states: every message shown in the channel is linked one-to-one with its
+    ledger row, its ticks are the row's state (sent live over the bus), and
+    what an agent posts goes through the chat's rules (opt-out, the 24-hour
+    window) and the send queue. This form remains a read-only view of the
+    ledger for the number (all messages, ticks, rendered templates) with the
+    template composer used outside the window; the contact's chatter still
+    gets every message, so the CRM history stays in one place.
     """
 
     _name = "spoki.chat"
@@ -156,7 +154,10 @@ class SpokiChat(models.Model):
             vals = dict(
                 vals, wa_phone=self.env["spoki.message"]._normalize_number(vals["wa_phone"], self.account_id[:1].id)
             )
-        return super().write(vals)
+        result = super().write(vals)
+        if "user_id" in vals:
+            self._spoki_sync_channel_members()
+        return result
 
     def _can_link_partner(self, partner_id):
         partner = self.env["res.partner"].browse(partner_id)
@@ -262,16 +263,9 @@ class SpokiChat(models.Model):
             )
 
     def _action_open(self):
+        """ "Go to chat": the chat window of the chat's Discuss channel."""
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("WhatsApp chat"),
-            "res_model": "spoki.chat",
-            "res_id": self.id,
-            "view_mode": "form",
-            "views": [(self.env.ref("spoki_whatsapp.spoki_chat_view_form").id, "form")],
-            "target": "current",
-        }
+        return self._spoki_open_chat_window()
 
     # ------------------------------------------------------------
     # PRIVATE
@@ -305,6 +299,7 @@ class SpokiChat(models.Model):
         for chat in self.sudo():
             if not chat.last_message_date or message.message_date >= chat.last_message_date:
                 chat.write({"last_message_date": message.message_date, "last_direction": message.direction})
+        self._spoki_mirror_touched(message)
 
 
 def _whatsapp_format(body):

@@ -27,3 +27,5 @@ from . import test_tags
 from . import test_live
 from . import test_media
 from . import test_media_ui
+from . import test_discuss
+from . import test_discuss_ui

@@ -48,6 +48,11 @@ MODELS = {
 
 # (model, method): who passes the access checks (the others get AccessError)
 METHODS = {
+    # a WhatsApp channel whose members are the agent, the manager and the manager of company B:
+    # members of company A post (queued as WhatsApp messages), company B is refused even as a member
+    ("discuss.channel", "message_post"): Call(
+        AGENTS, kwargs=lambda case: {"body": "Matrix answer", "message_type": "comment"}
+    ),
     ("res.partner", "action_spoki_add_to_list"): Call(NAVIGATION),
     ("res.partner", "action_spoki_open_chat"): Call(AGENTS),
     ("res.partner", "action_spoki_opt_in"): Call(AGENTS),
@@ -65,12 +70,14 @@ METHODS = {
     ("spoki.campaign", "action_view_messages"): Call(NAVIGATION),
     ("spoki.chat", "action_add_tags"): Call(AGENTS, kwargs=lambda case: {"tag_ids": case.matrix_tag.ids}),
     ("spoki.chat", "action_assign_to_me"): Call(AGENTS),
+    ("spoki.chat", "action_open_channel"): Call(AGENTS),
     ("spoki.chat", "action_open_partner"): Call(AGENTS),
     ("spoki.chat", "action_reassign"): Call(NAVIGATION),
     ("spoki.chat", "action_refresh"): Call(NAVIGATION),
     ("spoki.chat", "action_sandbox_simulate_photo"): Call(MANAGERS),
     ("spoki.chat", "action_send_template"): Call(AGENTS),
     ("spoki.chat", "action_send_text"): Call(AGENTS),
+    ("spoki.chat", "action_template_dialog"): Call(AGENTS),
     ("spoki.chat.reassign", "action_apply"): Call(AGENTS),
     ("spoki.conversation", "action_open_chat"): Call(AGENTS),
     ("spoki.list", "action_add_contacts"): Call(AGENTS),
@@ -209,9 +216,15 @@ class TestAccessMatrix(AccessMatrixCase):
         )
         chat = env["spoki.chat"]._get_or_create(account, partner.wa_phone, partner).sudo()
         chat.write({"composer_body": "Matrix reply", "composer_template_id": approved.id})
+        channel = chat._get_channel().sudo()
+        members = env["res.partner"].browse(
+            [cls.users[role].partner_id.id for role in ("agent", "manager", "manager_b")]
+        )
+        channel._add_members(partners=members - channel.channel_member_ids.partner_id, post_joined_message=False)
         env["spoki.account"].browse(account.ids)._tier_record_history()
         cls.matrix_tag = env["res.partner.category"].create({"name": "Matrix tag"})
         return {
+            "discuss.channel": channel,
             "res.partner": partner,
             "spoki.account": account,
             "spoki.campaign": campaign,

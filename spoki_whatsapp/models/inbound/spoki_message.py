@@ -257,6 +257,8 @@ class SpokiMessage(models.Model):
         if changed:
             self._spoki_live_notify(account=account, provider_ids=[event.message_id for event in events])
         self.invalidate_model()
+        if changed:
+            self._spoki_notify_ticks_of(account, {event.message_id for event in events})
         return changed
 
     @api.model

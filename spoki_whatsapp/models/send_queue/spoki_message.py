@@ -835,6 +835,7 @@ class SpokiMessage(models.Model):
                 sent = messages.filtered(lambda m: m.state == "sent")
                 self.env["spoki.conversation"]._link_messages(sent)
                 messages._log_on_chatter()
+                messages._spoki_after_outcome_discuss()
         except TRANSIENT_DB_ERRORS:
             raise
         except Exception:  # noqa: BLE001 - bookkeeping of messages already recorded
