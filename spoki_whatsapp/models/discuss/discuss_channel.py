@@ -65,8 +65,6 @@ class DiscussChannel(models.Model):
         text = html2plaintext(kwargs.get("body") or "").strip()
         attachments = self.env["ir.attachment"].browse(kwargs.get("attachment_ids") or [])
         if attachments:
-            if not hasattr(chat, "_send_media"):
-                raise UserError(self.env._("Attachments can't be sent on WhatsApp from this chat yet."))
             if len(attachments) > 1:
                 raise UserError(self.env._("WhatsApp carries one attachment per message: send them one by one."))
             return chat._send_media(attachments, text)

@@ -99,7 +99,7 @@ class SpokiMessage(models.Model):
             author = self.user_id.partner_id
             if not self.user_id or self.user_id == self.env.ref("base.user_root"):
                 author = self.env.ref("base.partner_root")
-        attachments = self["attachment_ids"] if "attachment_ids" in self._fields else self.env["ir.attachment"]
+        attachments = self.attachment_ids
         post = channel.with_context(spoki_mirror=True, mail_create_nosubscribe=True, mail_notify_author=False)
         message = post.message_post(
             body=self._spoki_channel_body(),
