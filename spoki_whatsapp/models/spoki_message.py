@@ -446,18 +446,21 @@ class SpokiMessage(models.Model):
 
     def _log_on_chatter(self):
         """Log each message on its contact's chatter, as an internal note
-        authored by the agent (outgoing) or the contact (incoming).
+        authored by the agent (outgoing) or the contact (incoming). Campaign
+        messages are not logged: a 100,000-recipient campaign writes no
+        ``mail.message`` (they are in the ledger, the reports and the
+        contact's chat once the conversation becomes one).
 
         Up to ``spoki_whatsapp.chatter_sql_threshold`` messages (chat replies,
         incoming messages) go through ``mail.thread._message_log_batch``.
-        Above (campaign batches), the notes are written with one multi-row
+        Above (automation batches), the notes are written with one multi-row
         INSERT: the mail ORM sanitises every body and costs ~3 ms a note,
         more than the send itself; the bodies here are built from escaped
         text only (see ``_chatter_body``), no notification is due, so the
         rows are exactly what ``_message_log_batch`` would write."""
         if self.env.context.get("spoki_no_chatter"):
             return
-        messages = self.filtered("partner_id")
+        messages = self.filtered(lambda m: m.partner_id and not m.campaign_id)
         if not messages:
             return
         root = self.env.ref("base.partner_root").id

@@ -170,14 +170,23 @@ class TestCampaign(MessagingCommon):
         self.assertEqual(campaign.state, "done")
 
     def test_chatter_logged_in_bulk(self):
-        """Campaign batches log every message on the contacts' chatter with
-        one INSERT (above the threshold), like _message_log_batch would."""
+        """Batches of messages sent outside campaigns (automations) log every
+        message on the contacts' chatter with one INSERT (above the
+        threshold), like _message_log_batch would; campaign messages write
+        no mail.message at all."""
         partners = self._create_partners(60, prefix="+39352")
         big = self.env["spoki.list"].create({"name": "Sixty", "partner_ids": [(6, 0, partners.ids)]})
         campaign = self._campaign(
             template_id=self.template.id, list_ids=[(6, 0, big.ids)], tag_ids=[], use_partner_domain=False
         )
+        mail_before = self.env["mail.message"].search_count([])
         self._start(campaign)
+        self.run_queue()
+        self.assertEqual(campaign.sent_count, 60)
+        self.assertEqual(self.env["mail.message"].search_count([]), mail_before, "a campaign logs no mail.message")
+        self.advance(hours=25)  # numbers leave the tier window: the sends below count anew
+        for partner in partners:
+            self.Message._enqueue_template(self.account, self.template, partner)
         self.run_queue()
         notes = self.env["mail.message"].search([("model", "=", "res.partner"), ("res_id", "in", partners.ids)])
         self.assertEqual(len(notes), 60)
