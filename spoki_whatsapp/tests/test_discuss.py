@@ -180,7 +180,7 @@ class TestSpokiDiscuss(MessagingCommon):
         campaign.action_start()
         self.env["spoki.campaign"]._enqueue_pending(auto_commit=False)
         self.assertEqual(self.Message.search_count([("campaign_id", "=", campaign.id)]), 10000)
-        self.run_queue(batch_size=20, max_batches=1, no_chatter=True)
+        self.run_queue(batch_size=20, max_batches=1)
         self.assertEqual(self.Message.search_count([("campaign_id", "=", campaign.id), ("state", "=", "sent")]), 20)
         self.assertEqual(self.env["mail.message"].search_count([]), mail_before, "no mail.message up front")
         self.assertEqual(self.env["discuss.channel"].search_count([("channel_type", "=", "whatsapp")]), channels_before)
