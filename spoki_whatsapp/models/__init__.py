@@ -26,3 +26,4 @@ from . import quality_guard
 from . import media
 from . import chat_assignment
 from . import discuss
+from . import automation

@@ -24,3 +24,4 @@ from . import test_access_matrix
 from . import test_send_queue_campaign_enqueue
 from . import test_chat_assignment
 from . import test_tags
+from . import test_automation
