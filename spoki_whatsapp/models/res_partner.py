@@ -202,8 +202,8 @@ class ResPartner(models.Model):
                 elif not empty:
                     to_create.append(dict(vals, partner_id=partner.id, field_id=field.id))
         to_unlink.unlink()
-        for key, values in to_write.items():
-            values.write(dict(key))
+        for key, records in to_write.items():
+            records.write(dict(key))
         Value.create(to_create)
         builtin = {k: v for k, v in values.items() if k in BUILTIN_NAMES}
         if builtin:

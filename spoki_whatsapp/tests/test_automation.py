@@ -1,10 +1,11 @@
 """Automations (issue 13): WhatsApp triggers and actions on Odoo's automation
 rules, each run recorded once per contact and occurrence."""
 
+import json
 from datetime import datetime
 
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, HttpCase, tagged
 
 from .automation_common import AutomationCommon
 
@@ -372,3 +373,116 @@ class TestAutomationActions(AutomationCommon):
         self.assertNotIn(
             "on_spoki_date", dict(self.env["base.automation"].fields_get(["trigger"])["trigger"]["selection"])
         )
+
+
+@tagged("post_install", "-at_install")
+class TestAutomationWebhook(HttpCase):
+    """The booking-tool example: a webhook creates the contact with its
+    APPOINTMENT_DATE; a date rule reminds it at 09:00 the day before."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.account = cls.env["spoki.account"].create({"name": "Hook sandbox", "phone": "+390200000077"})
+        cls.template = cls.env["spoki.template"].create(
+            {"name": "Appuntamento", "account_id": cls.account.id, "lang": "it_IT", "body": "Ciao %%NOME%%, a domani!"}
+        )
+        cls.template.write({"state": "approved", "provider_name": "appuntamento"})
+        Field = cls.env["spoki.dynamic.field"]
+        cls.appointment = Field.create({"name": "APPOINTMENT_DATE", "field_type": "date"})
+        cls.booked = cls.env["res.partner.category"].create({"name": "Prenotato"})
+        partner_model = cls.env["ir.model"]._get("res.partner")
+        cls.rule = cls.env["base.automation"].create(
+            {
+                "name": "Booking tool",
+                "model_id": partner_model.id,
+                "trigger": "on_webhook",
+                "spoki_webhook": True,
+                "spoki_webhook_secret": "s3cret",
+                "action_server_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "tag",
+                            "state": "spoki_tags",
+                            "model_id": partner_model.id,
+                            "spoki_tag_ids": [(6, 0, cls.booked.ids)],
+                        },
+                    )
+                ],
+            }
+        )
+
+    def post(self, body, secret="s3cret", uuid=None):
+        return self.url_open(
+            f"/spoki/automation/{uuid or self.rule.webhook_uuid}",
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json", "X-Spoki-Secret": secret},
+        )
+
+    def test_booking_tool(self):
+        self.assertTrue(self.rule.url.endswith(f"/spoki/automation/{self.rule.webhook_uuid}"))
+        body = {
+            "number": "+39 347 888 1234",
+            "name": "Giulia Verdi",
+            "values": {"APPOINTMENT_DATE": "2026-07-15"},
+            "id": "bk-1",
+        }
+        response = self.post(body)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json()["run"], "done")
+        partner = self.env["res.partner"].search([("wa_phone", "=", "+393478881234")])
+        self.assertEqual(partner.name, "Giulia Verdi")
+        self.assertIn(self.booked, partner.category_id)
+        self.assertEqual(str(partner._spoki_get_values()[partner]["APPOINTMENT_DATE"]), "2026-07-15")
+        # retried: same id, one run
+        self.assertEqual(self.post(body).json()["run"], "already_done")
+        runs = self.env["spoki.automation.run"].search([("automation_id", "=", self.rule.id)])
+        self.assertEqual(len(runs), 1)
+        self.assertEqual(runs.occurrence, "webhook:bk-1")
+        # the reminder the day before at 09:00 (Europe/Rome: 07:00 UTC in July)
+        partner.tz = "Europe/Rome"
+        reminder = self.env["base.automation"].create(
+            {
+                "name": "Appointment reminder",
+                "model_id": self.env["ir.model"]._get("res.partner").id,
+                "trigger": "on_spoki_date",
+                "spoki_date_field_id": self.appointment.id,
+                "spoki_date_offset": -1,
+                "spoki_date_offset_unit": "days",
+                "spoki_date_time": 9.0,
+                "last_run": datetime(2026, 7, 14, 6, 0),
+                "action_server_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "send",
+                            "state": "spoki_template",
+                            "model_id": self.env["ir.model"]._get("res.partner").id,
+                            "spoki_account_id": self.account.id,
+                            "spoki_template_id": self.template.id,
+                        },
+                    )
+                ],
+            }
+        )
+        reminder.with_context(spoki_clock=datetime(2026, 7, 14, 7, 5))._spoki_run_dates()
+        sent = self.env["spoki.message"].search([("partner_id", "=", partner.id), ("direction", "=", "outgoing")])
+        self.assertEqual(sent.body, "Ciao Giulia, a domani!")
+        self.assertEqual(sent.automation_id, reminder)
+
+    def test_refusals_change_nothing(self):
+        before = self.env["res.partner"].search_count([])
+        self.assertEqual(self.post({"number": "+393478881235"}, secret="wrong").status_code, 403)
+        self.assertEqual(self.post({"number": "+393478881235"}, uuid="nope").status_code, 404)
+        response = self.post({"number": "12"})
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("not a valid WhatsApp number", response.json()["error"])
+        response = self.post({"number": "+393478881236", "values": {"APPOINTMENT_DATE": "not a date"}})
+        self.assertEqual(response.status_code, 400)
+        response = self.post({"number": "+393478881237", "values": {"NO_SUCH_FIELD": "x"}})
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(self.env["res.partner"].search_count([]), before)
+        self.assertFalse(self.env["spoki.automation.run"].search([("automation_id", "=", self.rule.id)]))
