@@ -47,6 +47,7 @@
         "demo/spoki_whatsapp_demo.xml",
         "demo/spoki_template_demo.xml",
         "demo/spoki_messaging_demo.xml",
+        "demo/spoki_automation_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -28,8 +28,13 @@ class AutomationCommon(MessagingCommon):
         )
         cls.promo.write({"state": "approved", "provider_name": f"promo_giugno_{cls.promo.id}"})
         Field = cls.env["spoki.dynamic.field"]
-        cls.webinar_field = Field.create({"name": "WEBINAR_DATETIME", "field_type": "datetime"})
-        cls.appointment_field = Field.create({"name": "APPOINTMENT_DATE", "field_type": "date"})
+        # the demo data may ship WEBINAR_DATETIME
+        cls.webinar_field = Field.search([("name", "=", "WEBINAR_DATETIME")]) or Field.create(
+            {"name": "WEBINAR_DATETIME", "field_type": "datetime"}
+        )
+        cls.appointment_field = Field.search([("name", "=", "APPOINTMENT_DATE")]) or Field.create(
+            {"name": "APPOINTMENT_DATE", "field_type": "date"}
+        )
         cls.birthday_field = Field.search([("name", "=", "BIRTHDAY_DATE")]) or Field.create(
             {"name": "BIRTHDAY_DATE", "field_type": "date"}
         )

@@ -389,7 +389,9 @@ class TestAutomationWebhook(HttpCase):
         )
         cls.template.write({"state": "approved", "provider_name": "appuntamento"})
         Field = cls.env["spoki.dynamic.field"]
-        cls.appointment = Field.create({"name": "APPOINTMENT_DATE", "field_type": "date"})
+        cls.appointment = Field.search([("name", "=", "APPOINTMENT_DATE")]) or Field.create(
+            {"name": "APPOINTMENT_DATE", "field_type": "date"}
+        )
         cls.booked = cls.env["res.partner.category"].create({"name": "Prenotato"})
         partner_model = cls.env["ir.model"]._get("res.partner")
         cls.rule = cls.env["base.automation"].create(
