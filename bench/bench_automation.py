@@ -49,6 +49,7 @@ def setup(env, args):
     cr = env.cr
     now = fields.Datetime.now()
     account = env["spoki.account"].create({"name": "Bench sandbox", "phone": "+390200000001"})
+    field = env["spoki.dynamic.field"].create({"name": "WEBINAR_DATETIME", "field_type": "datetime"})
     template = env["spoki.template"].create(
         {
             "name": "Webinar reminder",
@@ -58,12 +59,11 @@ def setup(env, args):
         }
     )
     template.write({"state": "approved", "provider_name": "bench_webinar"})
-    field = env["spoki.dynamic.field"].create({"name": "WEBINAR_DATETIME", "field_type": "datetime"})
     cr.execute(
         """INSERT INTO res_partner (name, complete_name, active, type, is_company, lang, tz, mobile, wa_phone,
                                     wa_phone_valid, wa_opt_out, create_date, write_date, create_uid, write_uid)
            SELECT 'Bench Contact ' || i, 'Bench Contact ' || i, TRUE, 'contact', FALSE, 'en_US',
-                  CASE WHEN i % 2 = 0 THEN 'Europe/Rome' ELSE 'America/New_York' END,
+                  CASE WHEN i %% 2 = 0 THEN 'Europe/Rome' ELSE 'America/New_York' END,
                   '+39347' || lpad(i::text, 7, '0'), '+39347' || lpad(i::text, 7, '0'), TRUE, FALSE,
                   now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', 1, 1
              FROM generate_series(1, %s) AS i
