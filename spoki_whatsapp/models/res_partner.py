@@ -71,8 +71,9 @@ class ResPartner(models.Model):
         partners = super().create(vals_list)
         with_lists = partners.filtered("spoki_list_ids")
         if with_lists:
-            for spoki_list in with_lists.spoki_list_ids.filtered("member_tag_ids"):
+            for spoki_list in with_lists.spoki_list_ids:
                 spoki_list._apply_member_tags((with_lists & spoki_list.partner_ids).ids)
+                spoki_list._spoki_fire_entry((with_lists & spoki_list.partner_ids).ids)
         return partners
 
     def write(self, vals):
@@ -82,10 +83,11 @@ class ResPartner(models.Model):
         if before is not None:
             added = {}
             for partner in self:
-                for spoki_list in (partner.spoki_list_ids - before[partner.id]).filtered("member_tag_ids"):
+                for spoki_list in partner.spoki_list_ids - before[partner.id]:
                     added.setdefault(spoki_list, []).append(partner.id)
             for spoki_list, partner_ids in added.items():
                 spoki_list._apply_member_tags(partner_ids)
+                spoki_list._spoki_fire_entry(partner_ids)
         return result
 
     def unlink(self):
@@ -200,8 +202,8 @@ class ResPartner(models.Model):
                 elif not empty:
                     to_create.append(dict(vals, partner_id=partner.id, field_id=field.id))
         to_unlink.unlink()
-        for key, values in to_write.items():
-            values.write(dict(key))
+        for key, records in to_write.items():
+            records.write(dict(key))
         Value.create(to_create)
         builtin = {k: v for k, v in values.items() if k in BUILTIN_NAMES}
         if builtin:

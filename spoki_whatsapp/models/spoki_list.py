@@ -59,21 +59,25 @@ class SpokiList(models.Model):
     def create(self, vals_list):
         lists = super().create(vals_list)
         lists._apply_member_tags()
+        for spoki_list in lists:
+            spoki_list._spoki_fire_entry(spoki_list._member_ids())
         return lists
 
     def write(self, vals):
         """Members added through the ORM (the list form) get the list's
         member tags; new member tags go to every member."""
         before = None
-        if "partner_ids" in vals and "member_tag_ids" not in vals and self.filtered("member_tag_ids"):
+        if "partner_ids" in vals:
             before = {spoki_list.id: set(spoki_list._member_ids()) for spoki_list in self}
         result = super().write(vals)
         if "member_tag_ids" in vals:
             self._apply_member_tags()
-        elif before is not None:
+        if before is not None:
             for spoki_list in self:
                 added = set(spoki_list._member_ids()) - before[spoki_list.id]
-                spoki_list._apply_member_tags(list(added))
+                if "member_tag_ids" not in vals:
+                    spoki_list._apply_member_tags(list(added))
+                spoki_list._spoki_fire_entry(sorted(added))
         return result
 
     # ------------------------------------------------------------
@@ -134,6 +138,7 @@ class SpokiList(models.Model):
         added = len(added_ids)
         self._apply_member_tags(added_ids)
         self._invalidate_membership()
+        self._spoki_fire_entry(added_ids)
         return added
 
     def _remove_partners_by_domain(self, domain):

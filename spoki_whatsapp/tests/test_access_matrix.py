@@ -26,6 +26,7 @@ from .access_matrix import (
 # model: (agent rights, manager rights, shared by all companies)
 MODELS = {
     "spoki.account": ("r", "rwcd", False),
+    "spoki.automation.run": ("r", "r", False),
     "spoki.campaign": ("r", "rwcd", False),
     "spoki.campaign.value": ("r", "rwcd", False),
     "spoki.chat": ("rw", "rwd", False),
@@ -41,6 +42,7 @@ MODELS = {
     "spoki.template": ("r", "rwcd", False),
     "spoki.template.button": ("r", "rwcd", False),
     "spoki.template.preview": ("rwc", "rwc", False),
+    "spoki.template.send": ("rwcd", "rwcd", False),
     "spoki.template.translation": ("r", "rwcd", False),
     "spoki.tier.history": ("r", "r", False),
     "spoki.tier.level": ("r", "r", True),
@@ -53,6 +55,8 @@ METHODS = {
     ("discuss.channel", "message_post"): Call(
         AGENTS, kwargs=lambda case: {"body": "Matrix answer", "message_type": "comment"}
     ),
+    ("base.automation", "action_rotate_spoki_secret"): Call(MANAGERS),
+    ("base.automation", "action_view_spoki_runs"): Call(NAVIGATION),
     ("res.partner", "action_spoki_add_to_list"): Call(NAVIGATION),
     ("res.partner", "action_spoki_open_chat"): Call(AGENTS),
     ("res.partner", "action_spoki_opt_in"): Call(AGENTS),
@@ -62,6 +66,9 @@ METHODS = {
     ("spoki.account", "action_regenerate_verify_token"): Call(MANAGERS),
     ("spoki.account", "action_tier_compute_now"): Call(MANAGERS),
     ("spoki.account", "action_view_tier_history"): Call(AGENTS),
+    ("spoki.account", "spoki_send_template"): Call(
+        AGENTS, kwargs=lambda case: {"number": "+39 347 000 1002", "template": case.matrix_approved.id}
+    ),
     ("spoki.campaign", "action_cancel"): Call(MANAGERS),
     ("spoki.campaign", "action_draft"): Call(MANAGERS),
     ("spoki.campaign", "action_pause"): Call(MANAGERS),
@@ -93,6 +100,7 @@ METHODS = {
     ("spoki.template", "action_request_approval"): Call(MANAGERS),
     ("spoki.template", "action_save_draft"): Call(MANAGERS),
     ("spoki.template", "action_sync_status"): Call(MANAGERS),
+    ("spoki.template.send", "action_send"): Call(AGENTS),
 }
 
 MENUS = {
@@ -108,6 +116,9 @@ MENUS = {
     "spoki_menu_messaging_messages": WA_USERS,
     "spoki_menu_messaging_conversations": WA_USERS,
     "spoki_menu_messaging_templates": WA_USERS,
+    "spoki_menu_automations": WA_MANAGERS,
+    "spoki_menu_automations_rules": WA_MANAGERS,
+    "spoki_menu_automations_runs": WA_MANAGERS,
     "spoki_menu_reporting": WA_USERS,
     "spoki_menu_reporting_tier_history": WA_USERS,
     "spoki_menu_config": WA_MANAGERS,
@@ -133,6 +144,10 @@ ACTIONS = {
     "spoki_template_action": WA_USERS,
     "spoki_tier_history_action": WA_USERS,
     "spoki_tier_level_action": WA_USERS,
+    "spoki_automation_action": WA_MANAGERS,
+    "spoki_automation_run_action": WA_USERS,
+    "res_partner_action_spoki_send_template": WA_USERS,
+    "ir_cron_spoki_automation_dates_ir_actions_server": WA_MANAGERS,
     "ir_cron_spoki_account_track_tiers_ir_actions_server": WA_MANAGERS,
     "ir_cron_spoki_campaign_enqueue_ir_actions_server": WA_MANAGERS,
     "ir_cron_spoki_message_fetch_media_ir_actions_server": NOBODY,
@@ -157,6 +172,21 @@ ROUTES = {
     "/spoki/webhook/<string:kind>": [
         Route(lambda case: "/spoki/webhook/meta?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1"),
         Route(lambda case: "/spoki/webhook/meta", data=lambda case: b'{"entry": []}'),
+    ],
+    # an automation's webhook: public, nobody gets in without the rule's secret
+    "/spoki/automation/<string:rule_uuid>": [
+        Route(lambda case: "/spoki/automation/unknown", data=lambda case: b'{"number": "+393470001003"}'),
+        Route(
+            lambda case: f"/spoki/automation/{case.matrix_rule.webhook_uuid}",
+            data=lambda case: b'{"number": "+393470001003"}',
+            headers={"X-Spoki-Secret": "wrong", "Content-Type": "application/json"},
+        ),
+        Route(
+            lambda case: f"/spoki/automation/{case.matrix_rule.webhook_uuid}",
+            data=lambda case: b'{"number": "+393470001003", "id": "matrix-1"}',
+            headers={"X-Spoki-Secret": "matrix-secret", "Content-Type": "application/json"},
+            ok=EVERYBODY,
+        ),
     ],
 }
 
@@ -223,8 +253,39 @@ class TestAccessMatrix(AccessMatrixCase):
         channel._add_members(partners=members - channel.channel_member_ids.partner_id, post_joined_message=False)
         env["spoki.account"].browse(account.ids)._tier_record_history()
         cls.matrix_tag = env["res.partner.category"].create({"name": "Matrix tag"})
+        cls.matrix_approved = approved
+        cls.matrix_rule = env["base.automation"].create(
+            {
+                "name": "Matrix webhook",
+                "model_id": env["ir.model"]._get("res.partner").id,
+                "trigger": "on_webhook",
+                "spoki_webhook": True,
+                "spoki_webhook_secret": "matrix-secret",
+                "company_id": cls.company_a.id,
+                "action_server_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "tag",
+                            "state": "spoki_tags",
+                            "model_id": env["ir.model"]._get("res.partner").id,
+                            "spoki_tag_ids": [(6, 0, cls.matrix_tag.ids)],
+                        },
+                    )
+                ],
+            }
+        )
+        spoki_list.invalidate_recordset()
+        run = (
+            env["spoki.automation.run"]
+            .sudo()
+            ._claim(cls.matrix_rule, [(partner.id, "res.partner", partner.id, "matrix")])
+        )
         return {
             "discuss.channel": channel,
+            "base.automation": cls.matrix_rule,
+            "spoki.automation.run": env["spoki.automation.run"].browse(list(run.values())),
             "res.partner": partner,
             "spoki.account": account,
             "spoki.campaign": campaign,
@@ -247,6 +308,9 @@ class TestAccessMatrix(AccessMatrixCase):
                 {"template_id": template.id, "button_type": "quick_reply", "text": "Yes"}
             ),
             "spoki.template.preview": env["spoki.template.preview"].create({"template_id": approved.id}),
+            "spoki.template.send": env["spoki.template.send"].create(
+                {"account_id": account.id, "template_id": approved.id, "partner_ids": [(6, 0, partner.ids)]}
+            ),
             "spoki.template.translation": env["spoki.template.translation"].create(
                 {"template_id": template.id, "lang": "it_IT", "body": "Ciao %%NOME%%, benvenuto!"}
             ),

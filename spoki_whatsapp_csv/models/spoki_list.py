@@ -33,5 +33,6 @@ class SpokiList(models.Model):
         added_ids = [row[0] for row in self.env.cr.fetchall()]
         self._apply_member_tags(added_ids)
         self._invalidate_membership()
+        self._spoki_fire_entry(added_ids)
         added = len(added_ids)
         return added

@@ -602,4 +602,5 @@ class SpokiMessage(models.Model):
         for message in messages:
             if message.partner_id._spoki_is_optout_keyword(message.body):
                 message.partner_id._spoki_opt_out_by_keyword(message)
+        self.env["base.automation"]._spoki_fire_incoming(messages)
         return messages
