@@ -28,3 +28,4 @@ from . import chat_assignment
 from . import discuss
 from . import live
 from . import automation
+from . import chat_panel

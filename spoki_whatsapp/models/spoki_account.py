@@ -181,6 +181,8 @@ class SpokiAccount(models.Model):
         else:
             result = super().write(vals)
         self._tier_after_write(vals, before)
+        if "team_user_ids" in vals:
+            self._spoki_team_changed()
         return result
 
     def _tier_level_for_policy(self, policy):

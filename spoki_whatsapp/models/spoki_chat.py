@@ -63,6 +63,10 @@ class SpokiChat(models.Model):
     )
     composer_preview = fields.Html("Preview", compute="_compute_composer_preview", sanitize=False)
     composer_missing = fields.Char("Missing values", compute="_compute_composer_preview")
+    composer_needed = fields.Json("Values to fill in", compute="_compute_composer_preview")
+    composer_payload = fields.Json(
+        "Values for this message", help="Dynamic values the contact lacks, typed in the template picker."
+    )
 
     _sql_constraints = [
         ("account_phone_uniq", "unique(account_id, wa_phone)", "There is already a chat with this number."),
@@ -109,17 +113,30 @@ class SpokiChat(models.Model):
             chat.window_end = end or False
             chat.last_incoming_date = end - SERVICE_WINDOW if end else False
 
-    @api.depends("composer_template_id", "partner_id")
+    @api.depends("composer_template_id", "partner_id", "composer_payload")
     def _compute_composer_preview(self):
+        """Preview for the contact; the values it lacks (``composer_needed``)
+        are asked for in the picker (``composer_payload``), and those still
+        missing (``composer_missing``) keep the template from being sent."""
         for chat in self:
             template = chat.composer_template_id
             if not template or not chat.partner_id:
                 chat.composer_preview = False
                 chat.composer_missing = False
+                chat.composer_needed = False
                 continue
-            rendered = template._render_for_partner(chat.partner_id)
+            payload = chat._composer_payload()
+            rendered = template._render_for_partner(chat.partner_id, payload)
+            needed = template._render_for_partner(chat.partner_id)["missing"] if payload else rendered["missing"]
             chat.composer_preview = chat._bubble(rendered["body"], outgoing=True)
             chat.composer_missing = ", ".join(rendered["missing"]) or False
+            chat.composer_needed = list(needed) or False
+
+    def _composer_payload(self):
+        """The values typed in the picker for the names the contact lacks."""
+        self.ensure_one()
+        payload = self.composer_payload if isinstance(self.composer_payload, dict) else {}
+        return {str(name): str(value).strip() for name, value in payload.items() if value and str(value).strip()}
 
     # ------------------------------------------------------------
     # CRUD
@@ -157,6 +174,8 @@ class SpokiChat(models.Model):
         result = super().write(vals)
         if "user_id" in vals:
             self._spoki_sync_channel_members()
+        if {"user_id", "tag_ids"} & set(vals):
+            self._spoki_send_panel()
         return result
 
     def _can_link_partner(self, partner_id):
@@ -237,10 +256,16 @@ class SpokiChat(models.Model):
             raise UserError(self.env._("Choose an approved template."))
         if not self.partner_id:
             raise UserError(self.env._("Link the chat to a contact first: templates are rendered with its values."))
+        payload = self._composer_payload()
+        needed = self.composer_template_id._render_for_partner(self.partner_id)["missing"]
         message = self.env["spoki.message"]._enqueue_template(
-            self.account_id, self.composer_template_id, self.partner_id, number=self.wa_phone
+            self.account_id,
+            self.composer_template_id,
+            self.partner_id,
+            payload={name: value for name, value in payload.items() if name in needed} or None,
+            number=self.wa_phone,
         )
-        self.composer_template_id = False
+        self.write({"composer_template_id": False, "composer_payload": False})
         self._touch(message)
         return True
 
@@ -300,6 +325,7 @@ class SpokiChat(models.Model):
             if not chat.last_message_date or message.message_date >= chat.last_message_date:
                 chat.write({"last_message_date": message.message_date, "last_direction": message.direction})
         self._spoki_mirror_touched(message)
+        self._spoki_live_touched()
 
 
 def _whatsapp_format(body):

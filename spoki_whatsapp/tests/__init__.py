@@ -30,3 +30,5 @@ from . import test_media_ui
 from . import test_discuss
 from . import test_discuss_ui
 from . import test_automation
+from . import test_chat_panel
+from . import test_done_when_ui

@@ -31,3 +31,4 @@ class SpokiMessage(models.Model):
             return
         self.sudo().write({"tag_ids": [(4, tag.id) for tag in tags]})
         self.partner_id.sudo().write({"category_id": [(4, tag.id) for tag in tags]})
+        self._spoki_notify_tags()

@@ -87,6 +87,7 @@ class DiscussChannel(models.Model):
             "whatsapp_number": chat.wa_phone or False,
             "whatsapp_window_end": fields.Datetime.to_string(chat.window_end) if chat.window_end else False,
             "whatsapp_opted_out": bool(chat.opted_out),
+            **(chat._spoki_panel_info() if chat else {}),
         }
 
     def _to_store(self, store: Store):

@@ -146,6 +146,7 @@ class SpokiMessage(models.Model):
             "whatsappStatus": self.state,
             "whatsappError": self.error_message or False,
             "whatsappDirection": self.direction,
+            **self._spoki_panel_values(),
         }
 
     def _spoki_notify_ticks(self):

@@ -332,6 +332,7 @@ class SpokiMessage(models.Model):
             )
             if self.mail_message_id:
                 self.mail_message_id.sudo().attachment_ids = [(4, attachment.id)]
+                self._spoki_notify_attachments()
             return
         attempts = (row["media_attempts"] or 0) + 1
         max_attempts = max(1, self._param("media_max_attempts", 5))
