@@ -70,6 +70,28 @@ class TestSpokiI18n(TransactionCase):
         if problems:
             self.fail("Italian translations incomplete (re-export the .pot, fill it.po):\n" + "\n".join(problems))
 
+    def test_italian_web_terms(self):
+        """Terms of the web client's code (JS, OWL templates) reach the browser
+        in Italian: their it.po entry carries the ``odoo-javascript`` flag,
+        also when the same text is a view term (one entry, both flags)."""
+        reader = TranslationModuleReader(self.env.cr, modules=self.addons, lang=LANG)
+        web_terms = {addon: set() for addon in self.addons}
+        for module, _type, _name, _res_id, source, _value, comments in reader:
+            if module in web_terms and "odoo-javascript" in comments:
+                web_terms[module].add(source)
+        self.assertTrue(web_terms["spoki_whatsapp"], "the extractor found no web term")
+        problems = []
+        for addon, sources in web_terms.items():
+            served = {message["id"] for message in code_translations.get_web_translations(addon, LANG)["messages"]}
+            missing = sorted(sources - served)
+            if missing:
+                problems.append(
+                    f"{addon}/i18n/it.po: {len(missing)} web terms not flagged odoo-javascript:\n"
+                    + "\n".join(f"    {source!r}" for source in missing)
+                )
+        if problems:
+            self.fail("Web client terms not served in Italian:\n" + "\n".join(problems))
+
     def test_italian_placeholders(self):
         """Translations keep the msgid's placeholders and HTML tags."""
         problems = []
