@@ -40,6 +40,7 @@
         "views/spoki_tier_views.xml",
         "wizard/spoki_chat_reassign_views.xml",
         "views/spoki_chat_media_views.xml",
+        "views/spoki_chat_reaction_views.xml",
     ],
     "demo": [
         "demo/spoki_whatsapp_demo.xml",

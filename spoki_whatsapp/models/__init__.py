@@ -27,3 +27,4 @@ from . import media
 from . import chat_assignment
 from . import discuss
 from . import live
+from . import reactions

@@ -29,3 +29,4 @@ from . import test_media
 from . import test_media_ui
 from . import test_discuss
 from . import test_discuss_ui
+from . import test_discuss_reactions
