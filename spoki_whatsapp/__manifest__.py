@@ -44,6 +44,7 @@
         "views/spoki_chat_media_views.xml",
         "wizard/spoki_template_send_views.xml",
         "views/spoki_automation_views.xml",
+        "views/spoki_chat_reaction_views.xml",
     ],
     "demo": [
         "demo/spoki_whatsapp_demo.xml",

@@ -29,3 +29,4 @@ from . import discuss
 from . import live
 from . import automation
 from . import chat_panel
+from . import reactions

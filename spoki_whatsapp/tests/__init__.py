@@ -32,3 +32,4 @@ from . import test_discuss_ui
 from . import test_automation
 from . import test_chat_panel
 from . import test_done_when_ui
+from . import test_discuss_reactions

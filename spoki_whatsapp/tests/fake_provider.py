@@ -667,6 +667,10 @@ class FakeProvider:
         elif mtype == "text":
             if not (body.get("text") or {}).get("body"):
                 return 400, _meta_error(100, "Invalid parameter", details="text.body is required")
+        elif mtype == "reaction":  # emoji '' = remove the reaction
+            reaction = body.get("reaction") or {}
+            if not reaction.get("message_id") or "emoji" not in reaction:
+                return 400, _meta_error(100, "Invalid parameter", details="reaction.message_id and emoji are required")
         elif mtype in MEDIA_TYPES:
             media = body.get(mtype) or {}
             with self._lock:
@@ -675,6 +679,9 @@ class FakeProvider:
                 return 400, _meta_error(131053, "Media upload error", details=f"unknown media id {media.get('id')!r}")
         else:
             return 400, _meta_error(100, f"Unsupported message type {mtype!r}")
+        context = body.get("context")
+        if context is not None and not (isinstance(context, dict) and context.get("message_id")):
+            return 400, _meta_error(100, "Invalid parameter", details="context.message_id is required")
         with self._lock:
             n = next(self._ids)
             message_id = f"wamid.HBgMFAKE{n:012d}"
@@ -1026,14 +1033,26 @@ def meta_contact(wa_id, name):
     return {"profile": {"name": name}, "wa_id": wa_id}
 
 
-def meta_text_message(message_id, wa_id, body, timestamp):
-    return {
+def meta_text_message(message_id, wa_id, body, timestamp, context_id=None):
+    message = {
         "from": wa_id,
         "id": message_id,
         "timestamp": str(int(timestamp)),
         "type": "text",
         "text": {"body": body},
     }
+    if context_id:  # a reply quoting ``context_id``
+        message["context"] = {"from": "390212345678", "id": context_id}
+    return message
+
+
+def meta_reaction_message(message_id, wa_id, reacted_id, emoji, timestamp):
+    """The customer's reaction to ``reacted_id`` (``emoji`` '' = removed:
+    Meta then sends no ``emoji``)."""
+    reaction = {"message_id": reacted_id}
+    if emoji:
+        reaction["emoji"] = emoji
+    return {"from": wa_id, "id": message_id, "timestamp": str(int(timestamp)), "type": "reaction", "reaction": reaction}
 
 
 def meta_button_message(message_id, wa_id, text, timestamp, payload=None, context_id=None):

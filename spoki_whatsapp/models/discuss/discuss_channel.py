@@ -63,13 +63,31 @@ class DiscussChannel(models.Model):
         chat.check_access("write")
         chat._check_can_send()
         text = html2plaintext(kwargs.get("body") or "").strip()
+        # a reply (quoted): the ledger row of the message answered, sent as the context
+        quoted = self._spoki_quoted_row(kwargs.get("parent_id"))
         attachments = self.env["ir.attachment"].browse(kwargs.get("attachment_ids") or [])
         if attachments:
             if len(attachments) > 1:
                 raise UserError(self.env._("WhatsApp carries one attachment per message: send them one by one."))
-            return chat._send_media(attachments, text)
+            message = chat._send_media(attachments, text)
+            if quoted:
+                message.sudo().reply_to_id = quoted
+            return message
         Message = self.env["spoki.message"]
-        return Message._enqueue_text(chat.account_id, chat.wa_phone, text, partner=chat.partner_id)
+        return Message._enqueue_text(
+            chat.account_id, chat.wa_phone, text, partner=chat.partner_id, reply_to_id=quoted.id or False
+        )
+
+    def _spoki_quoted_row(self, parent_id):
+        """The ledger row of the message ``parent_id`` of this channel (a
+        reply), or an empty recordset (no parent, an internal note)."""
+        if not parent_id:
+            return self.env["spoki.message"]
+        parent = self.env["mail.message"].sudo().browse(int(parent_id)).exists()
+        if parent.model != "discuss.channel" or parent.res_id != self.id:
+            return self.env["spoki.message"]
+        # sudo: spoki.message - the row shown by a message of a channel the user posts in
+        return parent.spoki_message_id
 
     # ------------------------------------------------------------
     # STORE (client data)

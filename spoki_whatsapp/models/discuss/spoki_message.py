@@ -111,8 +111,11 @@ class SpokiMessage(models.Model):
             spoki_message_id=self.id,
             # what was sent needs nobody's attention: only the customer's messages notify
             silent=self.direction == "outgoing",
+            parent_id=self._spoki_parent_mail_message().id or False,  # a quoted reply
         )
         self.mail_message_id = message
+        if self.customer_reaction:
+            self._spoki_show_customer_reaction()
         return message
 
     def _spoki_after_outcome_discuss(self):
@@ -147,6 +150,8 @@ class SpokiMessage(models.Model):
             "whatsappError": self.error_message or False,
             "whatsappDirection": self.direction,
             **self._spoki_panel_values(),
+            # WhatsApp can quote it / react to it (reactions/)
+            "whatsappProviderId": bool(self.provider_message_id),
         }
 
     def _spoki_notify_ticks(self):

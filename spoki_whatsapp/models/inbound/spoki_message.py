@@ -542,6 +542,8 @@ class SpokiMessage(models.Model):
         the contacts, open the conversation and the customer-service window,
         handle opt-out keywords, log on the chatter and in the chat."""
         inbound = [item for item in inbound if item.message_id and item.from_number]
+        # reactions are not messages: shown on the message reacted to (reactions/spoki_message.py)
+        inbound = self._spoki_split_reactions(account, inbound)
         if not inbound:
             return self.browse()
         existing = set(
@@ -576,10 +578,12 @@ class SpokiMessage(models.Model):
         if new_contacts:
             created = self.env["res.partner"].sudo().create(list(new_contacts.values()))
             partners.update(zip(new_contacts, created))
+        quoted = self._spoki_reply_to_ids(account, fresh)
         messages = self.sudo().create(
             [
                 {
                     "account_id": account.id,
+                    "reply_to_id": quoted.get(item.message_id, False),
                     "partner_id": partners[numbers[item.message_id]].id,
                     "wa_phone": numbers[item.message_id],
                     "direction": "incoming",

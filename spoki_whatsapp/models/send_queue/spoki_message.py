@@ -564,9 +564,12 @@ class SpokiMessage(models.Model):
         )
         return self.env.execute_query_dict(
             SQL(
-                """SELECT id, wa_phone, kind, body, template_id, lang, template_params,
-                          idempotency_key, attempt_count, partner_id, send_crash_count
-                     FROM spoki_message WHERE id = ANY(%s) ORDER BY priority DESC, id""",
+                """SELECT m.id, m.wa_phone, m.kind, m.body, m.template_id, m.lang, m.template_params,
+                          m.idempotency_key, m.attempt_count, m.partner_id, m.send_crash_count,
+                          q.provider_message_id AS reply_to
+                     FROM spoki_message m
+                LEFT JOIN spoki_message q ON q.id = m.reply_to_id
+                    WHERE m.id = ANY(%s) ORDER BY m.priority DESC, m.id""",
                 [row["id"] for row in rows],
             )
         )
@@ -640,6 +643,8 @@ class SpokiMessage(models.Model):
                     row["call"] = self._media_call(row)
                 else:
                     row["call"] = ("send_text", (row["wa_phone"], row["body"] or ""))
+                if row.get("reply_to") and row["kind"] != "template":  # a quoted reply (reactions/)
+                    row["call"] = (*row["call"][:2], {"reply_to": row["reply_to"]})
             except Exception:  # noqa: BLE001 - one message's data: counted as its crash
                 _logger.exception("WhatsApp: can't prepare the send of message %s", row["id"])
                 crash = outcome_of_crash((row["send_crash_count"] or 0) + 1, max_crashes, self._now(), base_delay)
@@ -671,9 +676,9 @@ class SpokiMessage(models.Model):
             except Exception:  # noqa: BLE001 - nothing was sent
                 _logger.exception("WhatsApp: can't build the provider client for message %s", row["id"])
                 return row, None, None, "before"
-            method, args = row["call"]
+            method, args, *options = row["call"]
             try:
-                result = getattr(provider, method)(*args, row["idempotency_key"])
+                result = getattr(provider, method)(*args, row["idempotency_key"], **(options[0] if options else {}))
                 return row, result, None, None
             except ProviderError as exc:
                 if pause_until(exc.code, None, clock()):

@@ -118,6 +118,11 @@ class InboundMessage:
     location: dict = field(default_factory=dict)  # latitude, longitude, name, address
     contacts: list = field(default_factory=list)  # Cloud API contact cards
     raw_type: str = ""  # the provider's own type of the message
+    #: the provider id of the message this one quotes (a reply; Cloud API ``context.id``)
+    reply_to: str = ""
+    #: a reaction, not a message: the provider id of the message reacted to
+    #: (``text`` is the emoji; '' = the customer removed their reaction)
+    reaction_to: str = ""
 
 
 @dataclass
@@ -186,6 +191,13 @@ class WhatsAppProvider:
     #: ``webhook_routes(payload) -> ([(config key, value, part)], [dropped reasons])``
     #: splits a payload by destination account; None: the provider has none.
     webhook_routes = None
+    #: True when the provider reports the customer's reactions (``InboundMessage.reaction_to``)
+    #: and :meth:`send_reaction` works; reactions are not messages (no window, no ledger row).
+    supports_reactions = False
+    #: True when sends carry the quoted message (``reply_to`` of :meth:`send_text` /
+    #: :meth:`send_media`) and incoming replies name it (``InboundMessage.reply_to``);
+    #: otherwise a reply is sent as a plain message.
+    supports_replies = False
 
     def __init__(self, config, clock=None):
         self.config = dict(config)
@@ -197,15 +209,23 @@ class WhatsAppProvider:
         positional values. Returns :class:`SendResult`."""
         raise NotImplementedError
 
-    def send_text(self, to, body, idempotency_key):
-        """Send free text (only valid inside a customer-service window)."""
+    def send_text(self, to, body, idempotency_key, reply_to=""):
+        """Send free text (only valid inside a customer-service window);
+        ``reply_to``: the provider id of the message it quotes (ignored
+        without :attr:`supports_replies`)."""
         raise NotImplementedError
 
-    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key):
+    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key, reply_to=""):
         """Send a file (``kind``: image / video / audio / document, checked
         against ``tools/media.py`` by the caller) with an optional caption;
         only valid inside a customer-service window. Returns :class:`SendResult`."""
         raise PermanentError(f"{self.label or self.kind} can't send files", code="media_unsupported")
+
+    def send_reaction(self, to, message_id, emoji, idempotency_key=""):
+        """React with ``emoji`` to the customer's message ``message_id`` (a
+        provider id); ``emoji`` '' removes the reaction. Only valid inside a
+        customer-service window (Meta's rule). Returns :class:`SendResult`."""
+        raise PermanentError(f"{self.label or self.kind} can't send reactions", code="reactions_unsupported")
 
     #: True when :meth:`download_media` needs no network (the sandbox): the
     #: file is stored with the incoming message; otherwise a job fetches it.

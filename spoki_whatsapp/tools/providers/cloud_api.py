@@ -193,9 +193,24 @@ def message_text(message):
     if mtype in IGNORED_TYPES:
         return None
     media = message.get(mtype) if isinstance(message.get(mtype), dict) else {}
-    if mtype == "reaction":
+    if mtype == "reaction":  # the emoji; absent when the customer removed their reaction
         return media.get("emoji") or ""
     return media.get("caption") or ""
+
+
+def message_context(message):
+    """``reply_to`` and ``reaction_to`` of an :class:`InboundMessage` for a
+    Cloud API message: a reply names the quoted message in ``context.id`` (a
+    forwarded message has a context without id: not a reply); a reaction
+    (``type: reaction``) names the message reacted to in ``reaction.message_id``."""
+    values = {}
+    context = message.get("context") if isinstance(message.get("context"), dict) else {}
+    if context.get("id"):
+        values["reply_to"] = str(context["id"])
+    if message.get("type") == "reaction":
+        reaction = message.get("reaction") if isinstance(message.get("reaction"), dict) else {}
+        values["reaction_to"] = str(reaction.get("message_id") or "")
+    return values
 
 
 def message_media(message):
@@ -327,6 +342,10 @@ def _inbound_messages(value):
         text = message_text(message)
         if text is None:
             continue
+        context = message_context(message)
+        if message.get("type") == "reaction" and not context.get("reaction_to"):
+            _logger.warning("WhatsApp webhook: reaction %s names no message: ignored", message.get("id"))
+            continue
         sender = message.get("from") or ""
         profile = next((c for c in contacts if c.get("wa_id") == sender), contacts[0] if contacts else {})
         yield InboundMessage(
@@ -336,6 +355,7 @@ def _inbound_messages(value):
             timestamp=unix_time(message.get("timestamp")),
             profile_name=(profile.get("profile") or {}).get("name") or "",
             **message_media(message),
+            **context,
         )
 
 

@@ -25,6 +25,14 @@ the webhooks carrying its key, never by sending it again.
 Statuses and inbound messages are only pushed by webhook
 (:class:`.cloud_api.CloudApiWebhook`); ``supports_status_polling`` is
 False.
+
+Reactions and replies (``supports_reactions``, ``supports_replies``): the
+webhook reports the customer's reactions to the business's messages of the
+last 30 days (``type: reaction``, ``reaction.message_id`` and ``emoji``; no
+``emoji`` when removed) and quotes (``context.id``);
+:meth:`send_reaction` posts ``type: reaction`` (``emoji`` '' removes it; Meta
+reports only its ``sent`` status) and a send with ``reply_to`` carries
+``context.message_id``.
 """
 
 import requests
@@ -129,6 +137,8 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
         "app_secret": "meta_app_secret",
     }
     supports_status_polling = False
+    supports_reactions = True
+    supports_replies = True
 
     def __init__(self, config, clock=None):
         super().__init__(config, clock=clock)
@@ -159,11 +169,14 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
             )
 
     # -- messages -----------------------------------------------------------
-    def _send(self, payload, idempotency_key):
+    def _send(self, payload, idempotency_key, reply_to=""):
         """POST a message. Only errors whose request never left (no connection)
         or that Meta answered are plain errors; a lost answer is an
-        :class:`UnknownOutcomeError` (see the module docstring)."""
+        :class:`UnknownOutcomeError` (see the module docstring). ``reply_to``:
+        the quoted message (``context.message_id``)."""
         self._require("phone_number_id")
+        if reply_to:
+            payload["context"] = {"message_id": reply_to}
         if idempotency_key:
             payload["biz_opaque_callback_data"] = idempotency_key
         try:
@@ -202,7 +215,7 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
             idempotency_key,
         )
 
-    def send_text(self, to, body, idempotency_key):
+    def send_text(self, to, body, idempotency_key, reply_to=""):
         if not (body or "").strip():
             raise PermanentError("Empty message", code="empty_body")
         return self._send(
@@ -212,6 +225,23 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
                 "to": digits_of(to),
                 "type": "text",
                 "text": {"body": body, "preview_url": False},
+            },
+            idempotency_key,
+            reply_to,
+        )
+
+    def send_reaction(self, to, message_id, emoji, idempotency_key=""):
+        """``POST /messages`` with ``type: reaction`` on the customer's
+        message ``message_id``; ``emoji`` '' removes our reaction."""
+        if not message_id:
+            raise PermanentError("The reaction names no message", code="not_found")
+        return self._send(
+            {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": digits_of(to),
+                "type": "reaction",
+                "reaction": {"message_id": message_id, "emoji": emoji or ""},
             },
             idempotency_key,
         )
@@ -233,7 +263,7 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
             raise TemporaryError("Meta accepted the upload but returned no media id", code="bad_response")
         return media_id
 
-    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key):
+    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key, reply_to=""):
         """Upload the file, then ``POST /messages`` with ``type`` = ``kind``
         and ``{kind: {"id": media id, "caption"?, "filename"?}}`` (a caption
         only for images, videos and documents; a file name for documents)."""
@@ -252,6 +282,7 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
                 kind: media,
             },
             idempotency_key,
+            reply_to,
         )
 
     def download_media(self, ref, max_bytes=None):

@@ -16,6 +16,11 @@ A fresh install works end to end with it:
   parameters can't be at the start or end of the template") and a body that
   contains a link shortener (bit.ly, tinyurl.com, goo.gl, t.co) — Meta's
   commerce policy flags those as misleading links.
+
+Like Meta, the sandbox takes reactions (:meth:`SandboxProvider.send_reaction`)
+and quoted replies (``reply_to``: accepted, nothing to check), and
+:func:`incoming_payload` builds the customer's reactions (``kind="reaction"``,
+``reaction_to``) and replies (``reply_to``) for demos and tests.
 """
 
 import hashlib
@@ -119,13 +124,19 @@ def incoming_payload(from_number, kind="text", text="", phone_number_id="", mess
     sends to the sandbox number (the sandbox plays Meta): ``kind`` text,
     image, document, audio, video, sticker (a sandbox media id the sandbox
     "downloads"), location (``extra``: latitude, longitude, name, address),
-    contacts (``extra['contacts']``) or any other type (an unknown one)."""
+    contacts (``extra['contacts']``), reaction (``text`` the emoji, '' = removed;
+    ``extra['reaction_to']`` the message reacted to) or any other type (an
+    unknown one); ``extra['reply_to']`` quotes a message (``context``)."""
     stamp = int(timestamp if timestamp is not None else time.time())
     wa_id = digits_of(from_number)
     message_id = message_id or "wamid.SBX" + hashlib.sha1(f"{wa_id}|{kind}|{stamp}|{text}".encode()).hexdigest()[:20]
     message = {"from": wa_id, "id": message_id, "timestamp": str(stamp), "type": kind}
     if kind == "text":
         message["text"] = {"body": text}
+    elif kind == "reaction":
+        message["reaction"] = {"message_id": extra.get("reaction_to") or ""}
+        if text:
+            message["reaction"]["emoji"] = text
     elif kind in SAMPLE_MEDIA:
         mime, filename, caption = SAMPLE_MEDIA[kind]
         media = {"id": f"sbxmedia.{kind}.{message_id}", "mime_type": mime, "sha256": ""}
@@ -149,6 +160,8 @@ def incoming_payload(from_number, kind="text", text="", phone_number_id="", mess
         ]
     else:
         message["errors"] = [{"code": 131051, "title": "Message type unknown"}]
+    if extra.get("reply_to"):
+        message["context"] = {"from": "", "id": extra["reply_to"]}
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "", "phone_number_id": phone_number_id},
@@ -180,6 +193,8 @@ class SandboxProvider(CloudApiWebhook, WhatsAppProvider):
     supports_status_polling = True
     supports_lookup = True
     simulated = True
+    supports_reactions = True
+    supports_replies = True
 
     # idempotency key → message id, shared by every instance of the process
     # (the sandbox has no server; this is its "server-side" memory).
@@ -221,12 +236,18 @@ class SandboxProvider(CloudApiWebhook, WhatsAppProvider):
     def send_template(self, to, template_name, language, params, idempotency_key):
         return self._send(to, idempotency_key)
 
-    def send_text(self, to, body, idempotency_key):
+    def send_text(self, to, body, idempotency_key, reply_to=""):
         if not (body or "").strip():
             raise PermanentError("Empty message", code="empty_body")
         return self._send(to, idempotency_key)
 
-    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key):
+    def send_reaction(self, to, message_id, emoji, idempotency_key=""):
+        """Accepted like a text (one id per call; nothing is stored)."""
+        if not message_id:
+            raise PermanentError("The reaction names no message", code="not_found")
+        return self._send(to, idempotency_key)
+
+    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key, reply_to=""):
         """Accepted like a text (the file checked against WhatsApp's rules)."""
         try:
             check_media(kind, mime_type, len(data or b""), data)

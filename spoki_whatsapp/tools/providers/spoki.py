@@ -59,6 +59,15 @@ Media (ASSUMED, like the rest of the message shapes above):
   "Image"|"Document"|"Audio"|"Video", "phone", "url", "text": caption,
   "filename"}`` — the same idempotency key as any send.
 
+Reactions and quoted replies: NOT SUPPORTED (``supports_reactions`` and
+``supports_replies`` are False). Neither the public documentation nor the
+Postman collection describes a reaction event, a reaction send or a quoted
+message (Meta's ``context``) on Spoki's API, and nothing is guessed: an
+inbound event with an unknown ``content_type`` (a reaction, if Spoki ever
+forwards one) is stored with the "[Unsupported message: …]" placeholder like
+any unknown type; agents can't react in Spoki chats (refused with a reason);
+a reply is sent as a plain message, without the quote (``reply_to`` ignored).
+
 Config keys: ``endpoint`` (default ``https://app.spoki.it/api/1``),
 ``api_key``, ``timeout`` (10), ``account_id`` (optional), ``webhook_secret``,
 ``param_prefix`` ('P'), ``status_polling`` (True).
@@ -385,7 +394,7 @@ class SpokiProvider(WhatsAppProvider):
             payload["template"] = fresh_id
             return self._send(payload, idempotency_key)
 
-    def send_text(self, to, body, idempotency_key):
+    def send_text(self, to, body, idempotency_key, reply_to=""):
         if not (body or "").strip():
             raise PermanentError("Empty message", code="empty_body")
         payload = {
@@ -397,7 +406,7 @@ class SpokiProvider(WhatsAppProvider):
         return self._send(payload, idempotency_key)
 
     # -- media --------------------------------------------------------------
-    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key):
+    def send_media(self, to, kind, data, mime_type, filename, caption, idempotency_key, reply_to=""):
         """Upload (``POST /media/``), then send the file's URL (ASSUMED, see
         the module doc). An upload sends nothing to anybody: its failures are
         plain errors; the send carries the idempotency key."""

@@ -12,13 +12,17 @@ const TICKS = {
 };
 
 /** Messages of WhatsApp channels: ticks from the ledger (``whatsappStatus``,
- * updated live over the bus); what WhatsApp can't carry is disabled. */
+ * updated live over the bus); what WhatsApp can't carry is disabled (editing,
+ * deleting), what it can is mapped: replies (quoted) to a message WhatsApp
+ * knows (``whatsappProviderId``), reactions on the customer's messages (the
+ * server sends them inside the 24-hour window, refuses them outside). */
 patch(Message.prototype, {
     setup() {
         super.setup(...arguments);
         this.whatsappStatus = undefined;
         this.whatsappError = undefined;
         this.whatsappDirection = undefined;
+        this.whatsappProviderId = false;
     },
     get isWhatsApp() {
         return this.thread?.channel_type === "whatsapp";
@@ -44,10 +48,21 @@ patch(Message.prototype, {
         }
         return super.editable;
     },
+    /** A message WhatsApp knows (it has a provider id), or an internal note. */
+    get whatsappMapped() {
+        return this.is_note || Boolean(this.whatsappProviderId);
+    },
     canAddReaction(thread) {
-        return !this.isWhatsApp && super.canAddReaction(thread);
+        if (this.isWhatsApp && !this.is_note) {
+            const customers = this.whatsappDirection === "incoming" && this.whatsappProviderId;
+            return Boolean(customers) && super.canAddReaction(thread);
+        }
+        return super.canAddReaction(thread);
     },
     canReplyTo(thread) {
-        return thread?.channel_type !== "whatsapp" && super.canReplyTo(thread);
+        if (thread?.channel_type === "whatsapp") {
+            return this.whatsappMapped && super.canReplyTo(thread);
+        }
+        return super.canReplyTo(thread);
     },
 });

@@ -1,0 +1,3 @@
+from . import mail_message
+from . import spoki_chat
+from . import spoki_message
