@@ -84,6 +84,7 @@ METHODS = {
     ("spoki.chat", "action_refresh"): Call(NAVIGATION),
     ("spoki.chat", "action_remove_tags"): Call(AGENTS, kwargs=lambda case: {"tag_ids": case.matrix_tag.ids}),
     ("spoki.chat", "action_sandbox_simulate_photo"): Call(MANAGERS),
+    ("spoki.chat", "action_sandbox_simulate_reaction"): Call(MANAGERS),
     ("spoki.chat", "action_send_template"): Call(AGENTS),
     ("spoki.chat", "action_send_text"): Call(AGENTS),
     ("spoki.chat", "action_template_dialog"): Call(AGENTS),

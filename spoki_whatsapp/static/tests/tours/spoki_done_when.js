@@ -122,7 +122,14 @@
         // 5. tag the customer's message, then the chat
         step = "tags";
         const customerMessage = withText(".o-mail-Message", "avete ancora la borsa rossa", chatWindow);
-        (await waitFor(() => $('button[name="spoki-tag"]', customerMessage), "the Tag action")).click();
+        // a quick action, or in the "Expand" menu when others (reactions) come first (chat window: one quick action)
+        const tagAction = () =>
+            $('button[name="spoki-tag"]', customerMessage) || $('.o-mail-Message-moreMenu [title="Tag"]');
+        if (!tagAction()) {
+            customerMessage.dispatchEvent(new MouseEvent("mouseenter", { bubbles: true }));
+            (await waitFor(() => $(".o-mail-Message-actions [title='Expand']", customerMessage), "the Expand action")).click();
+        }
+        (await waitFor(tagAction, "the Tag action")).click();
         (await waitFor(() => withText(".o_spoki_tag_choice", "interessato"), "the tag dialog")).click();
         await waitLive(() => withText(".o_spoki_message_tag", "interessato", customerMessage), "the message's tag badge");
         const panelButton = await waitFor(() => $('.o-mail-ChatWindow-command[title="Assignee and tags"]', chatWindow), "the chat panel action");
