@@ -30,3 +30,4 @@ from . import test_media_ui
 from . import test_discuss
 from . import test_discuss_ui
 from . import test_automation
+from . import test_automation_ui
