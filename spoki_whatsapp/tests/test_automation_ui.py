@@ -234,7 +234,9 @@ class TestAutomationTechnicalForm(AutomationUiCase):
                     const field = document.querySelector('.o_field_widget[name="spoki_date_field_id"]');
                     if (option && option.textContent.trim() === %(label)s
                             && option.parentElement.getAttribute('label') === 'WhatsApp'
-                            && field && ((field.querySelector('input') || {}).value || field.textContent).includes('WEBINAR_DATETIME')) {
+                            && field
+                            && ((field.querySelector('input') || {}).value || field.textContent)
+                                .includes('WEBINAR_DATETIME')) {
                         const groups = [...select.querySelectorAll('optgroup')].map((g) => g.getAttribute('label'));
                         if (groups.indexOf('WhatsApp') < 0 || groups.length < 2) {
                             console.error('groups: ' + groups); return;
