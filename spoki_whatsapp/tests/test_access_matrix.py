@@ -57,6 +57,15 @@ METHODS = {
     ),
     ("base.automation", "action_rotate_spoki_secret"): Call(MANAGERS),
     ("base.automation", "action_view_spoki_runs"): Call(NAVIGATION),
+    # the views of WhatsApp › Automations (every trigger): whoever may read the rules
+    ("base.automation", "get_views"): Call(
+        WA_MANAGERS,
+        on="model",
+        kwargs=lambda case: {
+            "views": [[False, "list"], [False, "form"]],
+            "options": {"action_id": case.env.ref("spoki_whatsapp.spoki_automation_action").id},
+        },
+    ),
     ("res.partner", "action_spoki_add_to_list"): Call(NAVIGATION),
     ("res.partner", "action_spoki_open_chat"): Call(AGENTS),
     ("res.partner", "action_spoki_opt_in"): Call(AGENTS),

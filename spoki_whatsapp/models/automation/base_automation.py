@@ -189,15 +189,29 @@ class BaseAutomation(models.Model):
             self.name = dict(self._fields["spoki_preset"]._description_selection(self.env))[self.spoki_preset]
 
     @api.model
+    def get_views(self, views, options=None):
+        """The views of WhatsApp › Automations get every trigger (the web
+        client passes no action context to ``get_views``, only the action)."""
+        action_id = (options or {}).get("action_id")
+        if action_id and action_id == self.env["ir.model.data"]._xmlid_to_res_id(
+            "spoki_whatsapp.spoki_automation_action", raise_if_not_found=False
+        ):
+            self = self.with_context(spoki_automation=True)  # noqa: PLW0642 - the views of that action
+        return super().get_views(views, options)
+
+    @api.model
     def fields_get(self, allfields=None, attributes=None):
-        """The WhatsApp triggers show in WhatsApp › Automations (context
-        ``spoki_automation``); Odoo's own rule form groups the triggers it
-        knows and can't show others."""
+        """WhatsApp › Automations (context ``spoki_automation``, see
+        :meth:`get_views`) shows every trigger, in a plain selection in its
+        form. Elsewhere (Settings › Technical › Automation Rules, a link to a
+        rule) Odoo's trigger widget groups the triggers it knows and fails on
+        others: the WhatsApp triggers move to ``spoki_selection``, which the
+        widget's patch (static/src/automation/) shows as a "WhatsApp" group."""
         result = super().fields_get(allfields, attributes)
-        if not self.env.context.get("spoki_automation") and "selection" in result.get("trigger", {}):
-            result["trigger"]["selection"] = [
-                item for item in result["trigger"]["selection"] if item[0] not in TRIGGER_CODES
-            ]
+        trigger = result.get("trigger", {})
+        if not self.env.context.get("spoki_automation") and "selection" in trigger:
+            trigger["spoki_selection"] = [item for item in trigger["selection"] if item[0] in TRIGGER_CODES]
+            trigger["selection"] = [item for item in trigger["selection"] if item[0] not in TRIGGER_CODES]
         return result
 
     def write(self, vals):
