@@ -575,3 +575,56 @@ def test_fast_normalizer_matches_normalize_phone():
     for region in ("IT", "ES", "US", None, "it"):
         for raw in samples:
             assert fast(raw, region) == normalize_phone(raw, region), (raw, region)
+
+
+# ------------------------------------------------------------
+# Issue 14: first-use polish
+# ------------------------------------------------------------
+
+
+def test_cells_with_several_values_take_the_first():
+    data = csv_bytes(
+        [
+            ["phone", "first name", "email"],
+            ["+39 347 1234567 ::: +39 348 7654321", "Mario ::: Mariolino", "m@rossi.it ::: mario@work.it"],
+            ["+39 349 1112222; +39 349 3334444", "Anna", "anna@example.it, anna@work.it"],
+            ["+39 340 5556666, 02 1234567", "Luca", "luca@example.it;luca@work.it"],
+            ["+39 333 1234567", "Single", "one@example.it"],
+        ]
+    )
+    _table, result = _analyze(data)
+    assert result.invalid_numbers == 0
+    assert [(c.phone, c.first_name, c.email) for c in result.clean_rows] == [
+        ("+393471234567", "Mario", "m@rossi.it"),
+        ("+393491112222", "Anna", "anna@example.it"),
+        ("+393405556666", "Luca", "luca@example.it"),
+        ("+393331234567", "Single", "one@example.it"),
+    ]
+
+
+def test_first_value():
+    from spoki_whatsapp_csv.tools.analysis import first_value
+
+    assert first_value("a ::: b", "first_name") == "a"
+    assert first_value("Rossi, Bianchi", "last_name") == "Rossi, Bianchi"  # a name may hold a comma
+    assert first_value("1; 2", "phone") == "1"
+    assert first_value(" ::: x@y.it", "email") == "x@y.it"
+    assert first_value("", "phone") == ""
+
+
+@pytest.mark.parametrize("no_date", ["00/00/0000", "0000-00-00", "0000-00-00 00:00:00", "__/__/____", "-", " / / "])
+def test_no_date_values_are_empty_not_invalid(no_date):
+    def date_parser(text):
+        try:
+            return datetime.datetime.strptime(text, "%d/%m/%Y").date().isoformat()
+        except ValueError:
+            raise ValueError(f"expects a date, got “{text}”") from None
+
+    data = csv_bytes([["phone", "BIRTHDAY_DATE"], ["3471234567", no_date], ["3481234567", "01/05/1990"]])
+    _table, result = _analyze(data, dynamic=["BIRTHDAY_DATE"], parsers={"BIRTHDAY_DATE": date_parser})
+    assert result.value_errors == 0
+    assert [(c.row, c.values) for c in result.clean_rows] == [
+        (2, {"BIRTHDAY_DATE": ""}),
+        (3, {"BIRTHDAY_DATE": "1990-05-01"}),
+    ]
+    assert result.missing["BIRTHDAY_DATE"] == 1
