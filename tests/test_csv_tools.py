@@ -628,3 +628,13 @@ def test_no_date_values_are_empty_not_invalid(no_date):
         (3, {"BIRTHDAY_DATE": "1990-05-01"}),
     ]
     assert result.missing["BIRTHDAY_DATE"] == 1
+
+
+def test_mapping_looks_at_the_values():
+    headers = ["Name", "E-mail 1 - Type", "E-mail 1 - Value", "Phone 1 - Type", "Phone 1 - Value"]
+    samples = [["Mario"], ["* Home", "Work"], ["m@rossi.it"], ["Mobile", "Home"], ["+39 347 1234567 ::: 02 123456"]]
+    assert suggest_mapping(headers, samples=samples) == {"first_name": 0, "phone": 4, "email": 2}
+    # without values, the header order decides (as before)
+    assert suggest_mapping(headers) == {"first_name": 0, "phone": 3, "email": 1}
+    # a matching column whose values look right stays
+    assert suggest_mapping(["Telefono", "Telefono note"], samples=[["347 1234567"], ["ufficio"]]) == {"phone": 0}

@@ -573,3 +573,25 @@ class TestCsvImport(SpokiCsvCommon):
             ("anna.rossi@example.it", "it_IT", "1990-05-01", "VIP", "Clienti 2025"),
         )
         self.assertEqual(len(rows), 3)
+
+
+@tagged("post_install", "-at_install")
+class TestCsvImportFirstUse(SpokiCsvCommon):
+    """Issue 14: what a new user tripped over in Manage CSV."""
+
+    def test_address_book_export_columns_and_several_values(self):
+        data = csv_bytes(
+            [
+                ["Name", "E-mail 1 - Type", "E-mail 1 - Value", "Phone 1 - Type", "Phone 1 - Value", "BIRTHDAY_DATE"],
+                ["Mario", "* Home", "m@rossi.it ::: mario@work.it", "Mobile", "+39 347 1234567 ::: 02 1234567", ""],
+                ["Anna", "Work", "anna@example.it", "Home", "+39 348 7654321; +39 349 0000000", "00/00/0000"],
+            ]
+        )
+        wizard = self._wizard(data)
+        mapping = self._mapping(wizard)
+        self.assertEqual((mapping["phone"], mapping["email"]), ("Phone 1 - Value", "E-mail 1 - Value"))
+        wizard.action_analyze()
+        self.assertEqual((wizard.valid_count, wizard.invalid_count, wizard.clean_count), (2, 0, 2))
+        clean = list(csv.reader(io.StringIO(self._attachment_text(wizard.clean_attachment_id))))
+        self.assertEqual([row[3] for row in clean[1:]], ["m@rossi.it", "anna@example.it"])
+        self.assertEqual([row[5] for row in clean[1:]], ["", ""])

@@ -207,7 +207,7 @@ class SpokiCsvImport(models.TransientModel):
             ]
         )
         dynamic_fields = self._dynamic_fields()
-        suggestion = suggest_mapping(table.header, dynamic_fields.mapped("name"))
+        suggestion = suggest_mapping(table.header, dynamic_fields.mapped("name"), samples=samples)
         self.mapping_ids.unlink()
         labels = self._target_labels()
         lines = []
