@@ -462,6 +462,32 @@ def test_neutralize(value, expected):
     assert neutralize(value) == expected
 
 
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("+393471234567", "+393471234567"),  # only + and digits: plain E.164
+        ("+39 347 1234567", "'+39 347 1234567"),
+        ("+1+1", "'+1+1"),
+        ("+39347)", "'+39347)"),
+        ("=1+1", "'=1+1"),
+        ("-393471234567", "'-393471234567"),
+        ("@393471234567", "'@393471234567"),
+        ("\t+393471234567", "'\t+393471234567"),
+        ("+", "'+"),
+        ("3471234567", "3471234567"),
+    ],
+)
+def test_neutralize_phone_column(value, expected):
+    assert neutralize(value, phone=True) == expected
+
+
+def test_phone_columns_are_plain_e164_other_columns_neutralised():
+    writer = CsvChunkWriter(["phone", "name"], phone_columns=(0,))
+    writer.rows([["+393471234567", "+393471234567"], ["+1+1", "=1+1"]])
+    rows = list(csv.reader(io.StringIO(writer.take().decode("utf-8-sig"))))
+    assert rows[1:] == [["+393471234567", "'+393471234567"], ["'+1+1", "'=1+1"]]
+
+
 def test_clean_file_and_errors_file_round_trip():
     table, result = _analyze(DUPLICATES)
     clean = write_clean_file(result)
@@ -469,8 +495,8 @@ def test_clean_file_and_errors_file_round_trip():
     text = clean.decode("utf-8-sig")
     assert text.splitlines() == [
         "phone,first name,last name,email,language",
-        "'+393471234567,Mario,,,",
-        "'+393487654321,Anna,Bianchi,,en_US",
+        "+393471234567,Mario,,,",
+        "+393487654321,Anna,Bianchi,,en_US",
     ]
     # the clean file reads back as itself: no duplicates, no errors
     _table, again = _analyze(clean)

@@ -77,8 +77,8 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
         self.assertIn("Niccolò", wizard.preview_html)
         clean = self._attachment_text(wizard.clean_attachment_id).splitlines()
         self.assertEqual(clean[0], "phone,first name,last name,email,language,BIRTHDAY_DATE")
-        self.assertEqual(clean[1], "'+393471112222,Niccolò,Società,nicco@example.it,it_IT,1990-05-01")
-        self.assertEqual(clean[2], "'+393483334444,Luca,Bianchi,,en_US,")
+        self.assertEqual(clean[1], "+393471112222,Niccolò,Società,nicco@example.it,it_IT,1990-05-01")
+        self.assertEqual(clean[2], "+393483334444,Luca,Bianchi,,en_US,")
         errors = self._attachment_text(wizard.errors_attachment_id).splitlines()
         self.assertEqual(len(errors), 6, errors)
         self.assertTrue(errors[1].startswith('3,"Duplicate of row 2, which is kept",Niccolò'), errors)
@@ -141,7 +141,7 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
         wizard.action_analyze()
         self.assertEqual((wizard.valid_count, wizard.clean_count), (2, 2))
         clean = self._attachment_text(wizard.clean_attachment_id).splitlines()
-        self.assertEqual(clean[1], "'+393470001234,Anna,,,,1990-05-01")
+        self.assertEqual(clean[1], "+393470001234,Anna,,,,1990-05-01")
         wizard.action_import()
         partner = self._partners_by_phone("+393470001234")["+393470001234"]
         self.assertEqual(partner._spoki_get_values()[partner]["BIRTHDAY_DATE"], datetime.date(1990, 5, 1))
@@ -182,8 +182,8 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
         wizard = self._wizard(data)
         wizard.action_analyze()
         clean = list(csv.reader(io.StringIO(self._attachment_text(wizard.clean_attachment_id))))
-        self.assertEqual(clean[1][:2], ["'+393470007777", '\'=HYPERLINK("http://evil";"x")'])
-        self.assertEqual(clean[2][:2], ["'+393480007777", "'@SUM(A1)"])
+        self.assertEqual(clean[1][:2], ["+393470007777", '\'=HYPERLINK("http://evil";"x")'])
+        self.assertEqual(clean[2][:2], ["+393480007777", "'@SUM(A1)"])
         wizard.action_import()
         partner = self._partners_by_phone("+393470007777")["+393470007777"]
         self.assertEqual(partner.wa_first_name, '=HYPERLINK("http://evil";"x")', "stored as plain text")
@@ -567,7 +567,7 @@ class TestCsvImport(SpokiCsvCommon):
         text = b"".join(export._iter_csv(export._get_partner_ids())).decode("utf-8-sig")
         rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
         header = rows.pop("phone")
-        anna_row = dict(zip(header, rows["'+393470000101"]))
+        anna_row = dict(zip(header, rows["+393470000101"]))
         self.assertEqual(
             (anna_row["email"], anna_row["language"], anna_row["BIRTHDAY_DATE"], anna_row["tags"], anna_row["lists"]),
             ("anna.rossi@example.it", "it_IT", "1990-05-01", "VIP", "Clienti 2025"),
