@@ -664,3 +664,22 @@ def test_mapping_looks_at_the_values():
     assert suggest_mapping(headers) == {"first_name": 0, "phone": 3, "email": 1}
     # a matching column whose values look right stays
     assert suggest_mapping(["Telefono", "Telefono note"], samples=[["347 1234567"], ["ufficio"]]) == {"phone": 0}
+
+
+def test_rows_with_only_a_company_name_are_named_after_it():
+    data = csv_bytes(
+        [
+            ["Ragione sociale", "Telefono", "Nome", "Cognome"],
+            ["Rossi Impianti Srl", "347 1234567", "", ""],
+            ["Bianchi SpA", "348 7654321", "Anna", ""],
+        ]
+    )
+    table = open_table(data)
+    mapping = suggest_mapping(table.header)
+    assert mapping == {"company": 0, "phone": 1, "first_name": 2, "last_name": 3}
+    result = analyze(table.rows, mapping, region="IT")
+    assert [(c.phone, c.first_name, c.last_name) for c in result.clean_rows] == [
+        ("+393471234567", "Rossi Impianti Srl", ""),
+        ("+393487654321", "Anna", ""),
+    ]
+    assert suggest_mapping(["Company", "Phone"]) == {"company": 0, "phone": 1}

@@ -595,3 +595,21 @@ class TestCsvImportFirstUse(SpokiCsvCommon):
         clean = list(csv.reader(io.StringIO(self._attachment_text(wizard.clean_attachment_id))))
         self.assertEqual([row[3] for row in clean[1:]], ["m@rossi.it", "anna@example.it"])
         self.assertEqual([row[5] for row in clean[1:]], ["", ""])
+
+    def test_rows_with_only_a_company_name(self):
+        data = csv_bytes(
+            [
+                ["Ragione sociale", "Telefono", "Nome"],
+                ["Rossi Impianti Srl", "347 1230001", ""],
+                ["Bianchi SpA", "348 1230002", "Anna"],
+            ]
+        )
+        wizard = self._wizard(data)
+        self.assertEqual(
+            self._mapping(wizard), {"company": "Ragione sociale", "phone": "Telefono", "first_name": "Nome"}
+        )
+        wizard.action_analyze()
+        wizard.action_import()
+        partners = self._partners_by_phone("+393471230001", "+393481230002")
+        self.assertEqual(partners["+393471230001"].name, "Rossi Impianti Srl")
+        self.assertEqual(partners["+393481230002"].name, "Anna")

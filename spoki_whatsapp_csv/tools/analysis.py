@@ -272,11 +272,15 @@ class _Analyzer:
             # the number as written when it is not valid, normalised otherwise
             self.issues.append(Issue(row, "invalid", reasons, phone=e164 if e164 and valid else raw_phone))
             return
+        first_name, last_name = self.cell(cells, "first_name"), self.cell(cells, "last_name")
+        if not (first_name or last_name):
+            # a row of a company (ERP exports: "Ragione sociale"): named after it
+            first_name = self.cell(cells, "company")
         clean = CleanRow(
             row,
             e164,
-            self.cell(cells, "first_name"),
-            self.cell(cells, "last_name"),
+            first_name,
+            last_name,
             self.cell(cells, "email"),
             lang,
             values,

@@ -1,7 +1,8 @@
 """Which file column feeds which contact value.
 
 Targets are the built-in ones (``phone``, ``first_name``, ``last_name``,
-``email``, ``language``) plus the names of the dynamic fields switched ON
+``email``, ``language``, ``company``: the company name, which names the
+contact when the row has no person's name) plus the names of the dynamic fields switched ON
 (``BIRTHDAY_DATE``…). No Odoo import.
 """
 
@@ -17,7 +18,7 @@ __all__ = [
     "LanguageMatcher",
 ]
 
-BUILTIN_TARGETS = ("phone", "first_name", "last_name", "email", "language")
+BUILTIN_TARGETS = ("phone", "first_name", "last_name", "email", "language", "company")
 
 # Fixed header of the clean file (the platform's own import format), in order;
 # the ON dynamic fields follow by name.
@@ -83,6 +84,26 @@ SYNONYMS = {
         "correo electronico",
     ),
     "language": ("language", "lingua", "lang", "idioma", "langue", "sprache", "locale"),
+    "company": (
+        "company",
+        "company name",
+        "ragione sociale",
+        "azienda",
+        "nome azienda",
+        "societa",
+        "denominazione",
+        "denominazione sociale",
+        "organization",
+        "organisation",
+        "organizzazione",
+        "business name",
+        "empresa",
+        "razon social",
+        "firma",
+        "firmenname",
+        "entreprise",
+        "raison sociale",
+    ),
 }
 
 # Words that, inside a longer header, still point at the phone or email

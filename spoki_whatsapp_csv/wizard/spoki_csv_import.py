@@ -495,6 +495,7 @@ class SpokiCsvImport(models.TransientModel):
             "last_name": self.env._("Last name"),
             "email": self.env._("Email"),
             "language": self.env._("Language"),
+            "company": self.env._("Company name (when there is no first or last name)"),
         }
         return labels
 
