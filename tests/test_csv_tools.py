@@ -683,3 +683,18 @@ def test_rows_with_only_a_company_name_are_named_after_it():
         ("+393487654321", "Anna", ""),
     ]
     assert suggest_mapping(["Company", "Phone"]) == {"company": 0, "phone": 1}
+
+
+def test_library_errors_come_with_what_to_do():
+    from spoki_whatsapp_csv.tools.reader import error_hint
+
+    data = xlsx_bytes({"Sheet": [["phone"], ["3471234567"]] * 50})
+    with pytest.raises(FileReadError) as error:
+        rows_of(open_table(data[: len(data) // 2]))
+    assert error.value.params == {"error": "File is not a zip file", "hint": "not_zip"}
+    assert "export or download it again" in str(error.value)
+    assert "File is not a zip file" in str(error.value)
+    assert error_hint(EOFError("Unexpected EOF")) == "truncated"
+    assert error_hint(ValueError("Workbook is encrypted")) == "encrypted"
+    assert error_hint(csv.Error("field larger than field limit (131072)")) == "quote"
+    assert error_hint(ValueError("Unsupported format, or corrupt file")) == "resave"

@@ -613,3 +613,24 @@ class TestCsvImportFirstUse(SpokiCsvCommon):
         partners = self._partners_by_phone("+393471230001", "+393481230002")
         self.assertEqual(partners["+393471230001"].name, "Rossi Impianti Srl")
         self.assertEqual(partners["+393481230002"].name, "Anna")
+
+    def test_file_library_errors_say_what_to_do(self):
+        broken = xlsx_bytes({"Sheet": [["phone"], ["3471234567"]] * 20})
+        broken = broken[: len(broken) // 2]
+        wizard = self._wizard(broken, filename="contacts.xlsx", load=False)
+        with self.assertRaises(UserError) as error:
+            wizard.action_load()
+        message = str(error.exception)
+        self.assertIn("damaged or incomplete", message)
+        self.assertIn("export or download it again, or open it in Excel or LibreOffice", message)
+        self.assertIn("(Technical detail: File is not a zip file)", message)
+        # in Italian: the advice is translated, the library's words stay as a detail
+        self.env["res.lang"]._activate_lang("it_IT")
+        self.env["ir.module.module"].search([("name", "=", "spoki_whatsapp_csv")])._update_translations("it_IT")
+        wizard = self._wizard(broken, filename="contacts.xlsx", load=False).with_context(lang="it_IT")
+        with self.assertRaises(UserError) as error:
+            wizard.action_load()
+        message = str(error.exception)
+        self.assertIn("Il file Excel (XLSX) è danneggiato o incompleto.", message)
+        self.assertIn("esportala o scaricala di nuovo", message)
+        self.assertIn("(Dettaglio tecnico: File is not a zip file)", message)
