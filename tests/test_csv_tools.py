@@ -462,6 +462,32 @@ def test_neutralize(value, expected):
     assert neutralize(value) == expected
 
 
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("+393471234567", "+393471234567"),  # only + and digits: plain E.164
+        ("+39 347 1234567", "'+39 347 1234567"),
+        ("+1+1", "'+1+1"),
+        ("+39347)", "'+39347)"),
+        ("=1+1", "'=1+1"),
+        ("-393471234567", "'-393471234567"),
+        ("@393471234567", "'@393471234567"),
+        ("\t+393471234567", "'\t+393471234567"),
+        ("+", "'+"),
+        ("3471234567", "3471234567"),
+    ],
+)
+def test_neutralize_phone_column(value, expected):
+    assert neutralize(value, phone=True) == expected
+
+
+def test_phone_columns_are_plain_e164_other_columns_neutralised():
+    writer = CsvChunkWriter(["phone", "name"], phone_columns=(0,))
+    writer.rows([["+393471234567", "+393471234567"], ["+1+1", "=1+1"]])
+    rows = list(csv.reader(io.StringIO(writer.take().decode("utf-8-sig"))))
+    assert rows[1:] == [["+393471234567", "'+393471234567"], ["'+1+1", "'=1+1"]]
+
+
 def test_clean_file_and_errors_file_round_trip():
     table, result = _analyze(DUPLICATES)
     clean = write_clean_file(result)
@@ -469,8 +495,8 @@ def test_clean_file_and_errors_file_round_trip():
     text = clean.decode("utf-8-sig")
     assert text.splitlines() == [
         "phone,first name,last name,email,language",
-        "'+393471234567,Mario,,,",
-        "'+393487654321,Anna,Bianchi,,en_US",
+        "+393471234567,Mario,,,",
+        "+393487654321,Anna,Bianchi,,en_US",
     ]
     # the clean file reads back as itself: no duplicates, no errors
     _table, again = _analyze(clean)
@@ -575,3 +601,100 @@ def test_fast_normalizer_matches_normalize_phone():
     for region in ("IT", "ES", "US", None, "it"):
         for raw in samples:
             assert fast(raw, region) == normalize_phone(raw, region), (raw, region)
+
+
+# ------------------------------------------------------------
+# Issue 14: first-use polish
+# ------------------------------------------------------------
+
+
+def test_cells_with_several_values_take_the_first():
+    data = csv_bytes(
+        [
+            ["phone", "first name", "email"],
+            ["+39 347 1234567 ::: +39 348 7654321", "Mario ::: Mariolino", "m@rossi.it ::: mario@work.it"],
+            ["+39 349 1112222; +39 349 3334444", "Anna", "anna@example.it, anna@work.it"],
+            ["+39 340 5556666, 02 1234567", "Luca", "luca@example.it;luca@work.it"],
+            ["+39 333 1234567", "Single", "one@example.it"],
+        ]
+    )
+    _table, result = _analyze(data)
+    assert result.invalid_numbers == 0
+    assert [(c.phone, c.first_name, c.email) for c in result.clean_rows] == [
+        ("+393471234567", "Mario", "m@rossi.it"),
+        ("+393491112222", "Anna", "anna@example.it"),
+        ("+393405556666", "Luca", "luca@example.it"),
+        ("+393331234567", "Single", "one@example.it"),
+    ]
+
+
+def test_first_value():
+    from spoki_whatsapp_csv.tools.analysis import first_value
+
+    assert first_value("a ::: b", "first_name") == "a"
+    assert first_value("Rossi, Bianchi", "last_name") == "Rossi, Bianchi"  # a name may hold a comma
+    assert first_value("1; 2", "phone") == "1"
+    assert first_value(" ::: x@y.it", "email") == "x@y.it"
+    assert first_value("", "phone") == ""
+
+
+@pytest.mark.parametrize("no_date", ["00/00/0000", "0000-00-00", "0000-00-00 00:00:00", "__/__/____", "-", " / / "])
+def test_no_date_values_are_empty_not_invalid(no_date):
+    def date_parser(text):
+        try:
+            return datetime.datetime.strptime(text, "%d/%m/%Y").date().isoformat()
+        except ValueError:
+            raise ValueError(f"expects a date, got “{text}”") from None
+
+    data = csv_bytes([["phone", "BIRTHDAY_DATE"], ["3471234567", no_date], ["3481234567", "01/05/1990"]])
+    _table, result = _analyze(data, dynamic=["BIRTHDAY_DATE"], parsers={"BIRTHDAY_DATE": date_parser})
+    assert result.value_errors == 0
+    assert [(c.row, c.values) for c in result.clean_rows] == [
+        (2, {"BIRTHDAY_DATE": ""}),
+        (3, {"BIRTHDAY_DATE": "1990-05-01"}),
+    ]
+    assert result.missing["BIRTHDAY_DATE"] == 1
+
+
+def test_mapping_looks_at_the_values():
+    headers = ["Name", "E-mail 1 - Type", "E-mail 1 - Value", "Phone 1 - Type", "Phone 1 - Value"]
+    samples = [["Mario"], ["* Home", "Work"], ["m@rossi.it"], ["Mobile", "Home"], ["+39 347 1234567 ::: 02 123456"]]
+    assert suggest_mapping(headers, samples=samples) == {"first_name": 0, "phone": 4, "email": 2}
+    # without values, the header order decides (as before)
+    assert suggest_mapping(headers) == {"first_name": 0, "phone": 3, "email": 1}
+    # a matching column whose values look right stays
+    assert suggest_mapping(["Telefono", "Telefono note"], samples=[["347 1234567"], ["ufficio"]]) == {"phone": 0}
+
+
+def test_rows_with_only_a_company_name_are_named_after_it():
+    data = csv_bytes(
+        [
+            ["Ragione sociale", "Telefono", "Nome", "Cognome"],
+            ["Rossi Impianti Srl", "347 1234567", "", ""],
+            ["Bianchi SpA", "348 7654321", "Anna", ""],
+        ]
+    )
+    table = open_table(data)
+    mapping = suggest_mapping(table.header)
+    assert mapping == {"company": 0, "phone": 1, "first_name": 2, "last_name": 3}
+    result = analyze(table.rows, mapping, region="IT")
+    assert [(c.phone, c.first_name, c.last_name) for c in result.clean_rows] == [
+        ("+393471234567", "Rossi Impianti Srl", ""),
+        ("+393487654321", "Anna", ""),
+    ]
+    assert suggest_mapping(["Company", "Phone"]) == {"company": 0, "phone": 1}
+
+
+def test_library_errors_come_with_what_to_do():
+    from spoki_whatsapp_csv.tools.reader import error_hint
+
+    data = xlsx_bytes({"Sheet": [["phone"], ["3471234567"]] * 50})
+    with pytest.raises(FileReadError) as error:
+        rows_of(open_table(data[: len(data) // 2]))
+    assert error.value.params == {"error": "File is not a zip file", "hint": "not_zip"}
+    assert "export or download it again" in str(error.value)
+    assert "File is not a zip file" in str(error.value)
+    assert error_hint(EOFError("Unexpected EOF")) == "truncated"
+    assert error_hint(ValueError("Workbook is encrypted")) == "encrypted"
+    assert error_hint(csv.Error("field larger than field limit (131072)")) == "quote"
+    assert error_hint(ValueError("Unsupported format, or corrupt file")) == "resave"

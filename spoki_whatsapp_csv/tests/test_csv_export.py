@@ -75,7 +75,7 @@ class TestCsvExport(SpokiCsvCommon):
         self.assertEqual(
             mario,
             [
-                "'+393471234567",
+                "+393471234567",
                 "Mario",
                 "Rossi",
                 "mario@example.it",
@@ -91,7 +91,7 @@ class TestCsvExport(SpokiCsvCommon):
         )
         self.assertNotIn("Company B only", mario[9], "lists of other companies are not disclosed")
         formula = by_name["'@SUM(1+1)"]
-        self.assertEqual(formula[:3], ["'+393480000001", "'@SUM(1+1)", "'-2+3"])
+        self.assertEqual(formula[:3], ["+393480000001", "'@SUM(1+1)", "'-2+3"])
         bad = by_name["Bad"]
         self.assertEqual((bad[0], bad[2], bad[10]), ("12", "Number", "no"))
         # the export reads back through Manage CSV's reader unchanged
@@ -166,7 +166,7 @@ class TestCsvExportHttp(HttpCase):
         self.assertIn("attachment", response.headers["Content-Disposition"])
         rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
         self.assertEqual(len(rows), 13)
-        self.assertEqual({row[0] for row in rows[1:]}, {f"'+39347900{i:04d}" for i in range(12)})
+        self.assertEqual({row[0] for row in rows[1:]}, {f"+39347900{i:04d}" for i in range(12)})
         self.authenticate("csv_other", "csv_other")
         response = self.url_open(f"/spoki_whatsapp_csv/export/{export.id}")
         self.assertEqual(response.status_code, 404)

@@ -77,8 +77,8 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
         self.assertIn("Niccolò", wizard.preview_html)
         clean = self._attachment_text(wizard.clean_attachment_id).splitlines()
         self.assertEqual(clean[0], "phone,first name,last name,email,language,BIRTHDAY_DATE")
-        self.assertEqual(clean[1], "'+393471112222,Niccolò,Società,nicco@example.it,it_IT,1990-05-01")
-        self.assertEqual(clean[2], "'+393483334444,Luca,Bianchi,,en_US,")
+        self.assertEqual(clean[1], "+393471112222,Niccolò,Società,nicco@example.it,it_IT,1990-05-01")
+        self.assertEqual(clean[2], "+393483334444,Luca,Bianchi,,en_US,")
         errors = self._attachment_text(wizard.errors_attachment_id).splitlines()
         self.assertEqual(len(errors), 6, errors)
         self.assertTrue(errors[1].startswith('3,"Duplicate of row 2, which is kept",Niccolò'), errors)
@@ -141,7 +141,7 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
         wizard.action_analyze()
         self.assertEqual((wizard.valid_count, wizard.clean_count), (2, 2))
         clean = self._attachment_text(wizard.clean_attachment_id).splitlines()
-        self.assertEqual(clean[1], "'+393470001234,Anna,,,,1990-05-01")
+        self.assertEqual(clean[1], "+393470001234,Anna,,,,1990-05-01")
         wizard.action_import()
         partner = self._partners_by_phone("+393470001234")["+393470001234"]
         self.assertEqual(partner._spoki_get_values()[partner]["BIRTHDAY_DATE"], datetime.date(1990, 5, 1))
@@ -182,8 +182,8 @@ class TestCsvImportAnalysis(SpokiCsvCommon):
         wizard = self._wizard(data)
         wizard.action_analyze()
         clean = list(csv.reader(io.StringIO(self._attachment_text(wizard.clean_attachment_id))))
-        self.assertEqual(clean[1][:2], ["'+393470007777", '\'=HYPERLINK("http://evil";"x")'])
-        self.assertEqual(clean[2][:2], ["'+393480007777", "'@SUM(A1)"])
+        self.assertEqual(clean[1][:2], ["+393470007777", '\'=HYPERLINK("http://evil";"x")'])
+        self.assertEqual(clean[2][:2], ["+393480007777", "'@SUM(A1)"])
         wizard.action_import()
         partner = self._partners_by_phone("+393470007777")["+393470007777"]
         self.assertEqual(partner.wa_first_name, '=HYPERLINK("http://evil";"x")', "stored as plain text")
@@ -567,9 +567,70 @@ class TestCsvImport(SpokiCsvCommon):
         text = b"".join(export._iter_csv(export._get_partner_ids())).decode("utf-8-sig")
         rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
         header = rows.pop("phone")
-        anna_row = dict(zip(header, rows["'+393470000101"]))
+        anna_row = dict(zip(header, rows["+393470000101"]))
         self.assertEqual(
             (anna_row["email"], anna_row["language"], anna_row["BIRTHDAY_DATE"], anna_row["tags"], anna_row["lists"]),
             ("anna.rossi@example.it", "it_IT", "1990-05-01", "VIP", "Clienti 2025"),
         )
         self.assertEqual(len(rows), 3)
+
+
+@tagged("post_install", "-at_install")
+class TestCsvImportFirstUse(SpokiCsvCommon):
+    """Issue 14: what a new user tripped over in Manage CSV."""
+
+    def test_address_book_export_columns_and_several_values(self):
+        data = csv_bytes(
+            [
+                ["Name", "E-mail 1 - Type", "E-mail 1 - Value", "Phone 1 - Type", "Phone 1 - Value", "BIRTHDAY_DATE"],
+                ["Mario", "* Home", "m@rossi.it ::: mario@work.it", "Mobile", "+39 347 1234567 ::: 02 1234567", ""],
+                ["Anna", "Work", "anna@example.it", "Home", "+39 348 7654321; +39 349 0000000", "00/00/0000"],
+            ]
+        )
+        wizard = self._wizard(data)
+        mapping = self._mapping(wizard)
+        self.assertEqual((mapping["phone"], mapping["email"]), ("Phone 1 - Value", "E-mail 1 - Value"))
+        wizard.action_analyze()
+        self.assertEqual((wizard.valid_count, wizard.invalid_count, wizard.clean_count), (2, 0, 2))
+        clean = list(csv.reader(io.StringIO(self._attachment_text(wizard.clean_attachment_id))))
+        self.assertEqual([row[3] for row in clean[1:]], ["m@rossi.it", "anna@example.it"])
+        self.assertEqual([row[5] for row in clean[1:]], ["", ""])
+
+    def test_rows_with_only_a_company_name(self):
+        data = csv_bytes(
+            [
+                ["Ragione sociale", "Telefono", "Nome"],
+                ["Rossi Impianti Srl", "347 1230001", ""],
+                ["Bianchi SpA", "348 1230002", "Anna"],
+            ]
+        )
+        wizard = self._wizard(data)
+        self.assertEqual(
+            self._mapping(wizard), {"company": "Ragione sociale", "phone": "Telefono", "first_name": "Nome"}
+        )
+        wizard.action_analyze()
+        wizard.action_import()
+        partners = self._partners_by_phone("+393471230001", "+393481230002")
+        self.assertEqual(partners["+393471230001"].name, "Rossi Impianti Srl")
+        self.assertEqual(partners["+393481230002"].name, "Anna")
+
+    def test_file_library_errors_say_what_to_do(self):
+        broken = xlsx_bytes({"Sheet": [["phone"], ["3471234567"]] * 20})
+        broken = broken[: len(broken) // 2]
+        wizard = self._wizard(broken, filename="contacts.xlsx", load=False)
+        with self.assertRaises(UserError) as error:
+            wizard.action_load()
+        message = str(error.exception)
+        self.assertIn("damaged or incomplete", message)
+        self.assertIn("export or download it again, or open it in Excel or LibreOffice", message)
+        self.assertIn("(Technical detail: File is not a zip file)", message)
+        # in Italian: the advice is translated, the library's words stay as a detail
+        self.env["res.lang"]._activate_lang("it_IT")
+        self.env["ir.module.module"].search([("name", "=", "spoki_whatsapp_csv")])._update_translations("it_IT")
+        wizard = self._wizard(broken, filename="contacts.xlsx", load=False).with_context(lang="it_IT")
+        with self.assertRaises(UserError) as error:
+            wizard.action_load()
+        message = str(error.exception)
+        self.assertIn("Il file Excel (XLSX) è danneggiato o incompleto.", message)
+        self.assertIn("esportala o scaricala di nuovo", message)
+        self.assertIn("(Dettaglio tecnico: File is not a zip file)", message)

@@ -8,17 +8,50 @@ parsers built on ``spoki_whatsapp.tools.dynamic_values.typed_text``).
 """
 
 import importlib
+import re
 from collections import Counter
 
 import phonenumbers
 
 from .mapping import BUILTIN_TARGETS
 
-__all__ = ["KEEP_POLICIES", "Analysis", "CleanRow", "Issue", "analyze", "issue_message"]
+__all__ = ["KEEP_POLICIES", "Analysis", "CleanRow", "Issue", "analyze", "first_value", "is_no_date", "issue_message"]
 
 # Which row of a duplicated number is kept: the first one in the file, or the
 # one with the most filled values (the first of those on a tie).
 KEEP_POLICIES = ("first", "most_complete")
+
+# Several values in one cell: address-book exports write "first ::: second";
+# others put "; " or ", " between two numbers or e-mails. The contact takes
+# the first one (merging the digits would make one invalid number).
+MULTI_VALUE_RE = re.compile(r"\s*:::\s*")
+LIST_SEPARATOR_RE = re.compile(r"\s*[;,]\s*")
+LIST_TARGETS = ("phone", "email")
+
+# "No date" values that ERP and spreadsheet exports write for an empty date:
+# 00/00/0000, 0000-00-00 (with or without a zero time), __/__/____, - / -.
+NO_DATE_RE = re.compile(r"^[\s0_\-/.:]*(?:[tT][\s0:.]*)?$")
+
+
+def first_value(text, target=None):
+    """The first of several values written in one cell: ``a ::: b`` for any
+    target, ``a; b`` / ``a, b`` for a phone or an e-mail. A single value
+    comes back unchanged."""
+    if not text:
+        return text
+    if ":::" in text:
+        text = next((part for part in MULTI_VALUE_RE.split(text) if part), "")
+    if target in LIST_TARGETS and (";" in text or "," in text):
+        text = next((part for part in LIST_SEPARATOR_RE.split(text) if part), "")
+    return text
+
+
+def is_no_date(text):
+    """True for a cell that means "no date" (``00/00/0000``, ``0000-00-00``,
+    ``0000-00-00 00:00:00``, ``__/__/____``, ``-``): only zeros, blanks and
+    date separators."""
+    return bool(NO_DATE_RE.match(text))
+
 
 PHONE_REASONS = {
     "empty": "No number",
@@ -206,6 +239,7 @@ class _Analyzer:
         self.dynamic = [(target, index) for target, index in self.targets if target not in BUILTIN_TARGETS]
         self.get = {target: mapping.get(target) for target in BUILTIN_TARGETS}
         self.phone_index = self.get["phone"]
+        self.cleaned = [(target, index, parsers.get(target) is not None) for target, index in self.targets]
         self.cache = {}  # raw number → normalize()'s result
         self.slot_by_phone = {}  # e164 → index in clean_rows
         self.duplicates = {}  # e164 → [row numbers of every row with it]
@@ -218,6 +252,7 @@ class _Analyzer:
     def add(self, row, cells):
         result = self.result
         result.total_rows += 1
+        cells = self._first_values(cells)
         missing = result.missing
         for target, index in self.targets:
             if not cells[index]:
@@ -237,16 +272,37 @@ class _Analyzer:
             # the number as written when it is not valid, normalised otherwise
             self.issues.append(Issue(row, "invalid", reasons, phone=e164 if e164 and valid else raw_phone))
             return
+        first_name, last_name = self.cell(cells, "first_name"), self.cell(cells, "last_name")
+        if not (first_name or last_name):
+            # a row of a company (ERP exports: "Ragione sociale"): named after it
+            first_name = self.cell(cells, "company")
         clean = CleanRow(
             row,
             e164,
-            self.cell(cells, "first_name"),
-            self.cell(cells, "last_name"),
+            first_name,
+            last_name,
             self.cell(cells, "email"),
             lang,
             values,
         )
         self._keep(clean)
+
+    def _first_values(self, cells):
+        """``cells`` with the first value of every mapped cell holding
+        several (see :func:`first_value`); a "no date" in a typed (parsed)
+        column is read as empty."""
+        changed = None
+        for target, index, typed in self.cleaned:
+            text = cells[index]
+            if not text:
+                continue
+            value = first_value(text, target)
+            if typed and is_no_date(value):
+                value = ""
+            if value != text:
+                changed = changed or list(cells)
+                changed[index] = value
+        return changed or cells
 
     def _phone(self, raw_phone, reasons):
         """``(e164, valid)`` of the row's number; a reason is added when it

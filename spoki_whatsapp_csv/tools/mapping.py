@@ -1,7 +1,8 @@
 """Which file column feeds which contact value.
 
 Targets are the built-in ones (``phone``, ``first_name``, ``last_name``,
-``email``, ``language``) plus the names of the dynamic fields switched ON
+``email``, ``language``, ``company``: the company name, which names the
+contact when the row has no person's name) plus the names of the dynamic fields switched ON
 (``BIRTHDAY_DATE``…). No Odoo import.
 """
 
@@ -17,7 +18,7 @@ __all__ = [
     "LanguageMatcher",
 ]
 
-BUILTIN_TARGETS = ("phone", "first_name", "last_name", "email", "language")
+BUILTIN_TARGETS = ("phone", "first_name", "last_name", "email", "language", "company")
 
 # Fixed header of the clean file (the platform's own import format), in order;
 # the ON dynamic fields follow by name.
@@ -83,6 +84,26 @@ SYNONYMS = {
         "correo electronico",
     ),
     "language": ("language", "lingua", "lang", "idioma", "langue", "sprache", "locale"),
+    "company": (
+        "company",
+        "company name",
+        "ragione sociale",
+        "azienda",
+        "nome azienda",
+        "societa",
+        "denominazione",
+        "denominazione sociale",
+        "organization",
+        "organisation",
+        "organizzazione",
+        "business name",
+        "empresa",
+        "razon social",
+        "firma",
+        "firmenname",
+        "entreprise",
+        "raison sociale",
+    ),
 }
 
 # Words that, inside a longer header, still point at the phone or email
@@ -106,12 +127,37 @@ def normalize_header(text):
     return _SEPARATORS_RE.sub(" ", text.lower()).strip()
 
 
-def suggest_mapping(headers, dynamic_names=()):
+_PHONE_VALUE_RE = re.compile(r"^\+?[\d\s().\-/]{6,}$")
+_EMAIL_VALUE_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+VALUE_CHECKS = {
+    "phone": lambda value: bool(_PHONE_VALUE_RE.match(value)) and sum(char.isdigit() for char in value) >= 6,
+    "email": lambda value: bool(_EMAIL_VALUE_RE.match(value)),
+}
+_FIRST_VALUE_RE = re.compile(r"\s*(?::::|;|,)\s*")
+
+
+def values_look_like(target, values):
+    """True when most of the non-empty sample ``values`` look like a phone
+    number / an e-mail (the first of several values in a cell counts)."""
+    check = VALUE_CHECKS[target]
+    values = [value for value in values if value]
+    if not values:
+        return False
+    good = sum(1 for value in values if check(_FIRST_VALUE_RE.split(value.strip())[0]))
+    return good * 2 > len(values)
+
+
+def suggest_mapping(headers, dynamic_names=(), samples=None):
     """``{target: column index}`` for the targets a header matches: exact
     (case/accent-insensitive) name first, then synonyms in order, then — for
     phone and email — a header containing a telling word. A column feeds one
     target at most. Dynamic fields match by name ('BIRTHDAY_DATE',
-    'Birthday date', 'birthday-date')."""
+    'Birthday date', 'birthday-date').
+
+    ``samples`` (a list of values per column, optional): for phone and email,
+    among the columns whose header matches, one whose values look like
+    numbers / e-mails is preferred ("Phone 1 - Type" before "Phone 1 -
+    Value": the column holding the numbers)."""
     normalized = [normalize_header(header) for header in headers]
     used, mapping = set(), {}
 
@@ -137,7 +183,31 @@ def suggest_mapping(headers, dynamic_names=()):
             if i not in used and set(header.split()) & set(words):
                 take(target, i)
                 break
+    if samples:
+        _prefer_columns_by_values(normalized, samples, mapping, used)
     return mapping
+
+
+def _prefer_columns_by_values(normalized, samples, mapping, used):
+    """For phone and email: when the suggested column's sample values don't
+    look like the target but another column whose header matches does, map
+    that one instead."""
+    for target, words in CONTAINS.items():
+        current = mapping.get(target)
+        if current is not None and values_look_like(target, samples[current]):
+            continue
+        candidates = [
+            i
+            for i, header in enumerate(normalized)
+            if (i not in used or i == current)
+            and (header in SYNONYMS[target] or set(header.split()) & set(words))
+            and values_look_like(target, samples[i])
+        ]
+        if candidates:
+            if current is not None:
+                used.discard(current)
+            mapping[target] = candidates[0]
+            used.add(candidates[0])
 
 
 def tag_columns(headers):

@@ -56,6 +56,34 @@ ERROR_MESSAGES = {
     "no_sheet": "The workbook has no sheet named “%(sheet)s”.",
 }
 
+# What the user should do about a file library's error (the ``hint`` param of
+# the 'bad_*' errors; the raw error stays in ``error``).
+HINTS = {
+    "not_zip": "It is not a complete Excel workbook (renamed from another format, or cut short while "
+    "downloading): export or download it again, or open it in Excel or LibreOffice and save it as XLSX or CSV.",
+    "truncated": "The file was cut short: export or download it again.",
+    "encrypted": "The file is protected by a password: open it, remove the password and save it again.",
+    "quote": 'A quote (") is probably not closed: check the quotes near that row, or save the file again '
+    "as CSV from your spreadsheet.",
+    "resave": "Open it in Excel or LibreOffice and save it again as XLSX or CSV, then upload the new file.",
+}
+
+_TRUNCATED_WORDS = ("truncat", "eof", "unexpected end", "bad crc", "out of range", "no element found")
+
+
+def error_hint(exc):
+    """The :data:`HINTS` code for a file library's exception."""
+    text = str(exc).lower()
+    if isinstance(exc, zipfile.BadZipFile) or "not a zip file" in text:
+        return "not_zip"
+    if "encrypt" in text or "password" in text:
+        return "encrypted"
+    if any(word in text for word in _TRUNCATED_WORDS):
+        return "truncated"
+    if "field larger than field limit" in text or "unexpected end of data" in text:
+        return "quote"
+    return "resave"
+
 
 class FileReadError(ValueError):
     """A file that can't be read, with a stable ``code`` for translation."""
@@ -63,7 +91,15 @@ class FileReadError(ValueError):
     def __init__(self, code, **params):
         self.code = code
         self.params = params
-        super().__init__(ERROR_MESSAGES[code] % params if params else ERROR_MESSAGES[code])
+        message = ERROR_MESSAGES[code] % params if params else ERROR_MESSAGES[code]
+        if params.get("hint"):
+            message = f"{message} {HINTS[params['hint']]}"
+        super().__init__(message)
+
+    @classmethod
+    def broken(cls, code, exc, **params):
+        """A 'bad_*' error for the library exception ``exc``: its text and what to do."""
+        return cls(code, error=str(exc) or type(exc).__name__, hint=error_hint(exc), **params)
 
 
 # ------------------------------------------------------------
@@ -225,7 +261,7 @@ def _csv_rows(data, encoding, delimiter):
     except UnicodeDecodeError:
         raise FileReadError("encoding", encoding=encoding) from None
     except csv.Error as exc:
-        raise FileReadError("bad_csv", row=row_number + 1, error=str(exc)) from None
+        raise FileReadError.broken("bad_csv", exc, row=row_number + 1) from None
 
 
 def _xlsx_sheets_and_rows(data, sheet):
@@ -234,9 +270,9 @@ def _xlsx_sheets_and_rows(data, sheet):
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, TypeError) as exc:
-        raise FileReadError("bad_xlsx", error=str(exc) or type(exc).__name__) from None
+        raise FileReadError.broken("bad_xlsx", exc) from None
     except Exception as exc:  # noqa: BLE001 - openpyxl raises XML parser errors of several kinds
-        raise FileReadError("bad_xlsx", error=str(exc) or type(exc).__name__) from None
+        raise FileReadError.broken("bad_xlsx", exc) from None
     names = list(workbook.sheetnames)
     name = _pick_sheet(names, sheet)
 
@@ -247,11 +283,11 @@ def _xlsx_sheets_and_rows(data, sheet):
             for row_number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
                 yield row_number, [cell_to_text(value) for value in values]
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-            raise FileReadError("bad_xlsx", error=str(exc) or type(exc).__name__) from None
+            raise FileReadError.broken("bad_xlsx", exc) from None
         except FileReadError:
             raise
         except Exception as exc:  # noqa: BLE001 - XML errors from a truncated member
-            raise FileReadError("bad_xlsx", error=str(exc) or type(exc).__name__) from None
+            raise FileReadError.broken("bad_xlsx", exc) from None
         finally:
             workbook.close()
 
@@ -269,7 +305,7 @@ def _xls_sheets_and_rows(data, sheet):
     except FileReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - xlrd raises XLRDError, CompDocError, struct.error…
-        raise FileReadError("bad_xls", error=str(exc) or type(exc).__name__) from None
+        raise FileReadError.broken("bad_xls", exc) from None
 
     def rows():
         date_type, number_type = xlrd.XL_CELL_DATE, xlrd.XL_CELL_NUMBER

@@ -6,14 +6,16 @@ every CSV library skip it), comma-separated, CRLF line ends (RFC 4180).
 
 Spreadsheet formula injection: a value starting with ``= + - @``, a tab or a
 carriage return is written with a leading ``'`` so that Excel/LibreOffice
-show it as text instead of evaluating it (OWASP "CSV injection"). This also
-applies to E.164 numbers (``'+393471234567``), which Excel would otherwise
-turn into ``3.93E+11``. :mod:`.reader` removes that quote when the file
-comes back. No Odoo import.
+show it as text instead of evaluating it (OWASP "CSV injection").
+:mod:`.reader` removes that quote when the file comes back. The one
+exception is a phone column (``phone_columns``): a value that is only ``+``
+and digits (E.164) is no formula and is written plain, as the platforms that
+import the clean file expect it. No Odoo import.
 """
 
 import csv
 import io
+import re
 
 from .analysis import issue_message
 from .mapping import CLEAN_HEADER
@@ -29,15 +31,17 @@ __all__ = [
 
 BOM = "\ufeff"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+E164_RE = re.compile(r"^\+\d+$")
 
 
-def neutralize(value):
+def neutralize(value, phone=False):
     """``value`` as text, prefixed with ``'`` when a spreadsheet would read
-    it as a formula."""
+    it as a formula. ``phone``: the cell is in a phone column, where a value
+    that is only ``+`` and digits is written plain."""
     if value is None or value is False:
         return ""
     text = str(value)
-    if text.startswith(FORMULA_PREFIXES):
+    if text.startswith(FORMULA_PREFIXES) and not (phone and E164_RE.match(text)):
         return "'" + text
     return text
 
@@ -45,9 +49,12 @@ def neutralize(value):
 class CsvChunkWriter:
     """Rows in, encoded CSV chunks out: ``writer.row([...])`` buffers,
     ``writer.take()`` returns the bytes written since the last call (for
-    streaming responses); the BOM comes with the first chunk."""
+    streaming responses); the BOM comes with the first chunk.
+    ``phone_columns``: indexes of the columns holding phone numbers (E.164
+    numbers there are written plain, see :func:`neutralize`)."""
 
-    def __init__(self, header=None, encoding="utf-8"):
+    def __init__(self, header=None, encoding="utf-8", phone_columns=()):
+        self._phones = frozenset(phone_columns)
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\r\n")
         self._encoding = encoding
@@ -55,11 +62,17 @@ class CsvChunkWriter:
         if header is not None:
             self._writer.writerow([neutralize(value) for value in header])
 
+    def _cells(self, values):
+        phones = self._phones
+        if not phones:
+            return [neutralize(value) for value in values]
+        return [neutralize(value, index in phones) for index, value in enumerate(values)]
+
     def row(self, values):
-        self._writer.writerow([neutralize(value) for value in values])
+        self._writer.writerow(self._cells(values))
 
     def rows(self, rows):
-        self._writer.writerows([neutralize(value) for value in values] for values in rows)
+        self._writer.writerows(self._cells(values) for values in rows)
 
     def take(self):
         text = self._buffer.getvalue()
@@ -76,7 +89,7 @@ def clean_header(dynamic_names=()):
 def write_clean_file(analysis, dynamic_names=()):
     """The clean file of ``analysis`` as bytes: deduplicated, invalid rows
     excluded, numbers in E.164, languages as codes, dates in ISO form."""
-    writer = CsvChunkWriter(clean_header(dynamic_names))
+    writer = CsvChunkWriter(clean_header(dynamic_names), phone_columns=(0,))
     writer.rows(clean.as_list(dynamic_names) for clean in analysis.clean_rows)
     return writer.take()
 

@@ -207,7 +207,7 @@ class SpokiCsvImport(models.TransientModel):
             ]
         )
         dynamic_fields = self._dynamic_fields()
-        suggestion = suggest_mapping(table.header, dynamic_fields.mapped("name"))
+        suggestion = suggest_mapping(table.header, dynamic_fields.mapped("name"), samples=samples)
         self.mapping_ids.unlink()
         labels = self._target_labels()
         lines = []
@@ -495,6 +495,7 @@ class SpokiCsvImport(models.TransientModel):
             "last_name": self.env._("Last name"),
             "email": self.env._("Email"),
             "language": self.env._("Language"),
+            "company": self.env._("Company name (when there is no first or last name)"),
         }
         return labels
 
@@ -606,15 +607,50 @@ class SpokiCsvImport(models.TransientModel):
             return _("This is not a CSV, XLS or XLSX file.")
         if code == "ods":
             return _("OpenDocument spreadsheets (.ods) are not supported: save the file as XLSX or CSV.")
-        if code == "bad_xlsx":
-            return _("The Excel file (XLSX) is damaged or incomplete: %(error)s", error=params["error"])
-        if code == "bad_xls":
-            return _("The Excel 97-2003 file (XLS) is damaged or incomplete: %(error)s", error=params["error"])
-        if code == "bad_csv":
-            return _("The CSV file can't be read near row %(row)s: %(error)s", row=params["row"], error=params["error"])
+        if code in ("bad_xlsx", "bad_xls", "bad_csv"):
+            return self._broken_file_message(code, params)
         if code == "no_sheet":
             return _("The workbook has no sheet named “%(sheet)s”.", sheet=params["sheet"])
         return str(error)
+
+    def _broken_file_message(self, code, params):
+        """What went wrong, what to do about it (translated), and the file
+        library's own words as a technical detail."""
+        _ = self.env._
+        advice = {
+            "not_zip": _(
+                "It is not a complete Excel workbook (renamed from another format, or cut short while "
+                "downloading): export or download it again, or open it in Excel or LibreOffice and save it "
+                "as XLSX or CSV."
+            ),
+            "truncated": _("The file was cut short: export or download it again."),
+            "encrypted": _("The file is protected by a password: open it, remove the password and save it again."),
+            "quote": _(
+                'A quote (") is probably not closed: check the quotes near that row, or save the file again '
+                "as CSV from your spreadsheet."
+            ),
+        }.get(
+            params.get("hint"),
+            _("Open it in Excel or LibreOffice and save it again as XLSX or CSV, then upload the new file."),
+        )
+        if code == "bad_xlsx":
+            return _(
+                "The Excel file (XLSX) is damaged or incomplete. %(advice)s (Technical detail: %(error)s)",
+                advice=advice,
+                error=params["error"],
+            )
+        if code == "bad_xls":
+            return _(
+                "The Excel 97-2003 file (XLS) is damaged or incomplete. %(advice)s (Technical detail: %(error)s)",
+                advice=advice,
+                error=params["error"],
+            )
+        return _(
+            "The CSV file can't be read near row %(row)s. %(advice)s (Technical detail: %(error)s)",
+            row=params["row"],
+            advice=advice,
+            error=params["error"],
+        )
 
     def _phone_reason(self, reason):
         _ = self.env._
