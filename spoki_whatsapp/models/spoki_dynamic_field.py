@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.osv.expression import AND, OR
 
 from ..tools.dynamic_values import FIELD_NAME_RE as NAME_RE
 from ..tools.dynamic_values import normalise_field_name
@@ -89,8 +90,29 @@ class SpokiDynamicField(models.Model):
         counts = dict(
             self.env["spoki.dynamic.value"]._read_group([("field_id", "in", self.ids)], ["field_id"], ["__count"])
         )
+        Partner = self.env["res.partner"]
         for field in self:
-            field.value_count = counts.get(field, 0)
+            if field.builtin and field.name in BUILTIN_NAMES:
+                field.value_count = Partner.search_count(
+                    AND([Partner._spoki_contact_domain(), self._builtin_value_domain(field.name)])
+                )
+            else:
+                field.value_count = counts.get(field, 0)
+
+    @api.model
+    def _builtin_value_domain(self, name):
+        """Partners whose own data gives the built-in field ``name`` a value
+        (the same rules as res.partner._spoki_builtin_values)."""
+        derived = [("wa_first_name", "=", False), ("wa_last_name", "=", False)]
+        domains = {
+            "NOME": OR([[("wa_first_name", "!=", False)], [*derived, ("name", "!=", False)]]),
+            "COGNOME": OR(
+                [[("wa_last_name", "!=", False)], [*derived, ("is_company", "=", False), ("name", "like", " ")]]
+            ),
+            "TELEFONO": [("wa_phone", "!=", False)],
+            "EMAIL": [("email", "!=", False)],
+        }
+        return domains[name]
 
     @api.model
     def _normalised_name(self, raw):

@@ -66,6 +66,33 @@ class TestSpokiDynamicField(SpokiCommon):
         action = self.env.ref("spoki_whatsapp.spoki_dynamic_field_action")
         self.assertIn("%%NOME%%, %%BIRTHDAY_DATE%%, %%LINK%%", str(action.help))
 
+    def test_builtin_value_counts(self):
+        """Built-in fields count the contacts whose own data gives them a value, not 0."""
+        builtins = self.env["spoki.dynamic.field"].search([("builtin", "=", True)])
+        by_name = {field.name: field for field in builtins}
+
+        def expected():
+            values = self.env["res.partner"].search([("spoki_contact", "=", True)])._spoki_get_values().values()
+            return {name: sum(1 for row in values if row[name]) for name in by_name}
+
+        counts = expected()
+        self.assertEqual({name: field.value_count for name, field in by_name.items()}, counts)
+        self.assertTrue(all(counts.values()), counts)
+        self.env["res.partner"].create({"name": "Solo"})
+        self.env["res.partner"].create({"name": "ACME Due Srl", "is_company": True, "mobile": "+393471112233"})
+        self.env["res.partner"].create({"name": "anna", "wa_last_name": "Verdi", "email": "anna@example.com"})
+        builtins.invalidate_recordset(["value_count"])
+        self.assertEqual(
+            {name: field.value_count for name, field in by_name.items()},
+            {
+                "NOME": counts["NOME"] + 2,
+                "COGNOME": counts["COGNOME"] + 1,
+                "TELEFONO": counts["TELEFONO"] + 1,
+                "EMAIL": counts["EMAIL"] + 1,
+            },
+        )
+        self.assertEqual(expected(), {name: field.value_count for name, field in by_name.items()})
+
     def test_typed_values(self):
         partner = self.partner_it
         partner._spoki_set_values(
