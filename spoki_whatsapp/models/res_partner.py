@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import template_rules
 from ..tools.names import split_name
 from ..tools.phone import normalize_phone
 from .spoki_dynamic_field import BUILTIN_NAMES
@@ -51,6 +52,15 @@ class ResPartner(models.Model):
         string="Dynamic fields",
     )
 
+    wa_lang = fields.Selection(
+        selection="_selection_wa_lang",
+        string="WhatsApp language",
+        compute="_compute_wa_lang",
+        store=True,
+        index=True,
+        help="Language the contact is addressed in: from the number's country prefix (+39 → Italian), "
+        "else the contact's own language.",
+    )
     spoki_contact = fields.Boolean(
         "WhatsApp contact",
         compute="_compute_spoki_contact",
@@ -70,6 +80,15 @@ class ResPartner(models.Model):
             partner.wa_phone = result.e164 or False
             partner.wa_phone_valid = result.valid
             partner.wa_phone_error = False if result.valid or result.reason == "empty" else result.reason
+
+    @api.model
+    def _selection_wa_lang(self):
+        return template_rules.language_names(self.env.lang)
+
+    @api.depends("wa_phone", "lang")
+    def _compute_wa_lang(self):
+        for partner in self:
+            partner.wa_lang = template_rules.recipient_language(partner.wa_phone, partner.lang) or False
 
     @api.depends("wa_phone")
     def _compute_spoki_contact(self):

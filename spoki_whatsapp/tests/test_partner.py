@@ -178,3 +178,28 @@ class TestSpokiPartner(SpokiCommon):
         # OdooBot stays technical whatever its number
         technical[0].mobile = "+39 347 555 0102"
         self.assertFalse(Partner.search(action_domain + [("id", "=", technical[0].id)]))
+
+    def test_language_filter_by_prefix_then_contact_language(self):
+        """The guide's "Lingua" filter: the language of the number's prefix, else the contact's language."""
+        Partner = self.env["res.partner"]
+        no_number = Partner.create({"name": "Senza Numero", "lang": "en_US"})
+        nothing = Partner.create({"name": "Nothing Known", "lang": False})
+        self.partner_es.lang = "en_US"  # a Spanish number: addressed in Spanish, as a template would be sent
+        self.assertEqual(self.partner_it.wa_lang, "it")
+        self.assertEqual(self.partner_es.wa_lang, "es")
+        self.assertEqual(no_number.wa_lang, "en")
+        self.assertFalse(nothing.wa_lang)
+        mine = [("id", "in", (self.partner_it | self.partner_es | no_number | nothing).ids)]
+        self.assertEqual(Partner.search(mine + [("wa_lang", "=", "it")]), self.partner_it)
+        self.assertEqual(Partner.search(mine + [("wa_lang", "=", "es")]), self.partner_es)
+        # recomputed when the number changes
+        no_number.mobile = "+39 347 555 0199"
+        self.assertEqual(no_number.wa_lang, "it")
+        # in the WhatsApp contacts search: a field, a group-by, named in the user's language
+        arch = self.env.ref("spoki_whatsapp.res_partner_view_search_spoki").arch
+        self.assertIn('<field name="wa_lang"/>', arch)
+        self.assertIn("'group_by': 'wa_lang'", arch)
+        self.env["res.lang"]._activate_lang("it_IT")
+        selection = dict(Partner.with_context(lang="it_IT").fields_get(["wa_lang"])["wa_lang"]["selection"])
+        self.assertEqual(selection["it"], "italiano")
+        self.assertEqual(dict(Partner.fields_get(["wa_lang"])["wa_lang"]["selection"])["es"], "Spanish")
