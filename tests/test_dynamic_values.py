@@ -6,7 +6,14 @@ from datetime import date, datetime
 
 import pytest
 
-from spoki_whatsapp.tools.dynamic_values import FAST_DATE_RE, fast_datetime, parse_typed, typed_text
+from spoki_whatsapp.tools.dynamic_values import (
+    FAST_DATE_RE,
+    FIELD_NAME_RE,
+    fast_datetime,
+    normalise_field_name,
+    parse_typed,
+    typed_text,
+)
 
 
 @pytest.mark.parametrize("raw", [None, False, ""])
@@ -104,3 +111,27 @@ def test_typed_text(field_type, text, expected):
             typed_text(field_type, text)
     else:
         assert typed_text(field_type, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("promo code", "PROMO_CODE"),
+        ("  Promo  Code ", "PROMO_CODE"),
+        ("BIRTHDAY DATE", "BIRTHDAY_DATE"),
+        ("data-nascità", "DATA_NASCITA"),
+        ("È_NOME", "E_NOME"),
+        ("link (utm)", "LINK_UTM"),
+        ("PROMO_CODE", "PROMO_CODE"),
+        ("1st name", "1ST_NAME"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_normalise_field_name(raw, expected):
+    assert normalise_field_name(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "valid"), [("promo code", True), ("1st name", False), ("___", False)])
+def test_normalised_name_validity(raw, valid):
+    assert bool(FIELD_NAME_RE.match(normalise_field_name(raw))) is valid

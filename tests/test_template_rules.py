@@ -13,10 +13,12 @@ from spoki_whatsapp.tools.template_rules import (
     format_value,
     has_emoji,
     language_for_number,
+    language_names,
     placeholders,
     positional_mapping,
     positional_params,
     preview_html,
+    recipient_language,
     render,
     render_checked,
     template_signature,
@@ -488,3 +490,31 @@ def test_signature_is_stable_and_button_key_order_insensitive():
     second = template_signature("Ciao ", [{"value": "https://a.it ", "text": " Sito", "type": "URL"}])
     assert first == second
     assert template_signatures(["", "  "], []) == set()
+
+
+@pytest.mark.parametrize(
+    ("number", "partner_lang", "expected"),
+    [
+        ("+393471234567", None, "it"),
+        ("+393471234567", "en_US", "it"),  # the prefix wins, as when a template is sent
+        ("+34612345678", "it_IT", "es"),
+        ("+442079460958", None, "en"),
+        ("+15555550123", None, "en"),  # possible but not valid: the country code's main region
+        (None, "de_CH", "de"),
+        ("", "fr_FR", "fr"),
+        (None, None, None),
+        ("", "", None),
+    ],
+)
+def test_recipient_language(number, partner_lang, expected):
+    assert recipient_language(number, partner_lang) == expected
+
+
+def test_language_names():
+    italian = dict(language_names("it_IT"))
+    english = dict(language_names("en_US"))
+    assert italian["it"] == "italiano"
+    assert italian["es"] == "spagnolo"
+    assert english["es"] == "Spanish"
+    assert all(len(code) == 2 for code in english)
+    assert dict(language_names("xx_unknown"))["it"] == "Italian"

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import template_rules
 from ..tools.names import split_name
 from ..tools.phone import normalize_phone
 from .spoki_dynamic_field import BUILTIN_NAMES
@@ -51,6 +52,24 @@ class ResPartner(models.Model):
         string="Dynamic fields",
     )
 
+    wa_lang = fields.Selection(
+        selection="_selection_wa_lang",
+        string="WhatsApp language",
+        compute="_compute_wa_lang",
+        store=True,
+        index=True,
+        help="Language the contact is addressed in: from the number's country prefix (+39 → Italian), "
+        "else the contact's own language.",
+    )
+    spoki_contact = fields.Boolean(
+        "WhatsApp contact",
+        compute="_compute_spoki_contact",
+        search="_search_spoki_contact",
+        help="People and companies a user would message. Not WhatsApp contacts: Odoo's technical partners "
+        "(OdooBot, the public user, user templates, archived users), and the internal users' and the companies' "
+        "own partners unless they have a WhatsApp number.",
+    )
+
     @api.depends("mobile", "phone", "country_id", "company_id.country_id")
     def _compute_wa_phone(self):
         default_region = self.env.company.country_id.code
@@ -61,6 +80,56 @@ class ResPartner(models.Model):
             partner.wa_phone = result.e164 or False
             partner.wa_phone_valid = result.valid
             partner.wa_phone_error = False if result.valid or result.reason == "empty" else result.reason
+
+    @api.model
+    def _selection_wa_lang(self):
+        return template_rules.language_names(self.env.lang)
+
+    @api.depends("wa_phone", "lang")
+    def _compute_wa_lang(self):
+        for partner in self:
+            partner.wa_lang = template_rules.recipient_language(partner.wa_phone, partner.lang) or False
+
+    @api.depends("wa_phone")
+    def _compute_spoki_contact(self):
+        contacts = self.filtered_domain(self._spoki_contact_domain())
+        for partner in self:
+            partner.spoki_contact = partner in contacts
+
+    def _search_spoki_contact(self, operator, value):
+        if operator not in ("=", "!="):
+            raise NotImplementedError(f"Unsupported search on spoki_contact: {operator}")
+        domain = self._spoki_contact_domain()
+        return domain if (operator == "=") == bool(value) else ["!", *domain]
+
+    @api.model
+    def _spoki_contact_domain(self):
+        """The one rule of who is a WhatsApp contact (WhatsApp › Contacts, its
+        "Only deleted contacts", a list's "Add a line" and "Select all
+        matching"): every partner except
+
+        * Odoo's technical partners: OdooBot, the public partner and the
+          partners of archived users (public user, portal and internal user
+          templates, former users), always;
+        * the partners of internal users (the admin…) and the companies' own
+          partners, unless they have a WhatsApp number.
+
+        Portal users' partners are customers: they stay contacts."""
+        users = self.env["res.users"].sudo().with_context(active_test=False).search([])
+        technical = set(users.filtered(lambda user: not user.active).partner_id.ids)
+        for xmlid in ("base.partner_root", "base.public_partner"):
+            partner = self.env.ref(xmlid, raise_if_not_found=False)
+            if partner:
+                technical.add(partner.id)
+        own = set(users.filtered(lambda user: user.active and not user.share).partner_id.ids)
+        own |= set(self.env["res.company"].sudo().with_context(active_test=False).search([]).partner_id.ids)
+        return [
+            "&",
+            ("id", "not in", sorted(technical)),
+            "|",
+            ("wa_phone", "!=", False),
+            ("id", "not in", sorted(own - technical)),
+        ]
 
     # ------------------------------------------------------------
     # CRUD

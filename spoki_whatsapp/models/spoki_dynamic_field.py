@@ -1,9 +1,9 @@
-import re
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.osv.expression import AND, OR
 
-NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+from ..tools.dynamic_values import FIELD_NAME_RE as NAME_RE
+from ..tools.dynamic_values import normalise_field_name
 
 # Built-in names: always present, mapped to res.partner fields rather than to
 # stored values (see res.partner._spoki_builtin_values).
@@ -90,21 +90,71 @@ class SpokiDynamicField(models.Model):
         counts = dict(
             self.env["spoki.dynamic.value"]._read_group([("field_id", "in", self.ids)], ["field_id"], ["__count"])
         )
+        Partner = self.env["res.partner"]
         for field in self:
-            field.value_count = counts.get(field, 0)
+            if field.builtin and field.name in BUILTIN_NAMES:
+                field.value_count = Partner.search_count(
+                    AND([Partner._spoki_contact_domain(), self._builtin_value_domain(field.name)])
+                )
+            else:
+                field.value_count = counts.get(field, 0)
+
+    @api.model
+    def _builtin_value_domain(self, name):
+        """Partners whose own data gives the built-in field ``name`` a value
+        (the same rules as res.partner._spoki_builtin_values)."""
+        derived = [("wa_first_name", "=", False), ("wa_last_name", "=", False)]
+        domains = {
+            "NOME": OR([[("wa_first_name", "!=", False)], [*derived, ("name", "!=", False)]]),
+            "COGNOME": OR(
+                [[("wa_last_name", "!=", False)], [*derived, ("is_company", "=", False), ("name", "like", " ")]]
+            ),
+            "TELEFONO": [("wa_phone", "!=", False)],
+            "EMAIL": [("email", "!=", False)],
+        }
+        return domains[name]
+
+    @api.model
+    def _normalised_name(self, raw):
+        """What a user typed as a name, in UPPER_SNAKE ("promo code" → PROMO_CODE)."""
+        return normalise_field_name(raw) or (raw or "").strip().upper()
+
+    @api.onchange("name")
+    def _onchange_name_normalise(self):
+        """Apply the normalised name while typing, and say so."""
+        if not self.name or self.builtin:
+            return None
+        normalised = self._normalised_name(self.name)
+        if normalised == self.name:
+            return None
+        typed, self.name = self.name, normalised
+        if normalised == typed.strip().upper() or not NAME_RE.match(normalised):
+            return None
+        return {
+            "warning": {
+                "title": self.env._("Name normalised"),
+                "message": self.env._(
+                    "Dynamic field names use capital letters, digits and underscores: “%(typed)s” becomes "
+                    "%(name)s. Use it in templates as %%%%%(name)s%%%%.",
+                    typed=typed,
+                    name=normalised,
+                ),
+                "type": "notification",
+            }
+        }
 
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
             if vals.get("name"):
-                vals["name"] = vals["name"].strip().upper()
+                vals["name"] = self._normalised_name(vals["name"])
         return super().create(vals_list)
 
     def write(self, vals):
         if self.filtered("builtin") and set(vals) - {"description", "active"}:
             raise UserError(self.env._("Built-in dynamic fields can't be changed."))
         if vals.get("name"):
-            vals["name"] = vals["name"].strip().upper()
+            vals["name"] = self._normalised_name(vals["name"])
         if "field_type" in vals:
             used = self.filtered(lambda f: f.field_type != vals["field_type"] and f.value_count)
             if used:

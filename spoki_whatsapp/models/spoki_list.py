@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.osv.expression import AND
 from odoo.tools import SQL
 
 
@@ -118,12 +119,19 @@ class SpokiList(models.Model):
     # BULK MEMBERSHIP
     # ------------------------------------------------------------
 
+    @api.model
+    def _candidate_domain(self, domain):
+        """``domain`` restricted to the contacts that may join a list: active
+        WhatsApp contacts (res.partner._spoki_contact_domain); deleted
+        (archived) contacts and Odoo's technical partners never join."""
+        return AND([domain, [("active", "=", True), ("spoki_contact", "=", True)]])
+
     def _add_partners_by_domain(self, domain):
         """Add every contact matching ``domain`` (no page limit) with one
         INSERT … SELECT; returns the number of contacts added."""
         self.ensure_one()
         self.check_access("write")
-        query = self.env["res.partner"].with_context(active_test=False)._search(domain)
+        query = self.env["res.partner"].with_context(active_test=False)._search(self._candidate_domain(domain))
         self.env.cr.execute(
             SQL(
                 """INSERT INTO spoki_list_res_partner_rel (list_id, partner_id)

@@ -29,13 +29,69 @@ class TestSpokiDynamicField(SpokiCommon):
 
     def test_name_rules(self):
         self.assertEqual(self.f_birthday.name, "TEST_BIRTHDAY")
-        for bad in ("BIRTHDAY DATE", "1ST_NAME", "DATA-NASCITA", "È_NOME"):
+        for bad in ("1ST_NAME", "1st name", "9-LIVES"):
             with self.assertRaisesRegex(ValidationError, "not valid"), self.cr.savepoint():
                 self.env["spoki.dynamic.field"].create({"name": bad})
+        # names a user would type are normalised rather than refused (issue 14)
+        for typed, name in (("NEXT VISIT", "NEXT_VISIT"), ("DATA-VISITA", "DATA_VISITA"), ("È_CLIENTE", "E_CLIENTE")):
+            self.assertEqual(self.env["spoki.dynamic.field"].create({"name": typed}).name, name)
         with self.assertRaisesRegex(ValidationError, "already exists"), self.cr.savepoint():
             self.env["spoki.dynamic.field"].create({"name": "promo_code"})
         with self.assertRaisesRegex(ValidationError, "already exists"), self.cr.savepoint():
             self.env["spoki.dynamic.field"].create({"name": "PROMO_CODE", "company_id": self.company_b.id})
+
+    def test_typed_name_normalised_with_message(self):
+        """ "promo code" is not refused: the form applies PROMO_CODE and says so."""
+        Field = self.env["spoki.dynamic.field"]
+        draft = Field.new({"name": "promo code"})
+        result = draft._onchange_name_normalise()
+        self.assertEqual(draft.name, "PROMO_CODE")
+        self.assertIn("“promo code” becomes PROMO_CODE", result["warning"]["message"])
+        self.assertIn("%%PROMO_CODE%%", result["warning"]["message"])
+        # only the case changes: applied silently; already valid: nothing to say
+        draft = Field.new({"name": "promo_code"})
+        self.assertFalse(draft._onchange_name_normalise())
+        self.assertEqual(draft.name, "PROMO_CODE")
+        self.assertFalse(Field.new({"name": "PROMO_CODE"})._onchange_name_normalise())
+        # saved without the form (import, API): normalised too
+        created = Field.create({"name": "link utm"})
+        self.assertEqual(created.name, "LINK_UTM")
+        created.name = "link-utm 2"
+        self.assertEqual(created.name, "LINK_UTM_2")
+
+    def test_help_shows_double_percent(self):
+        """The form's help and the empty list's help show %%NAME%% as typed in templates."""
+        arch = self.env["spoki.dynamic.field"].get_view(view_type="form")["arch"]
+        self.assertIn("<code>%%NAME%%</code>", arch)
+        action = self.env.ref("spoki_whatsapp.spoki_dynamic_field_action")
+        self.assertIn("%%NOME%%, %%BIRTHDAY_DATE%%, %%LINK%%", str(action.help))
+
+    def test_builtin_value_counts(self):
+        """Built-in fields count the contacts whose own data gives them a value, not 0."""
+        builtins = self.env["spoki.dynamic.field"].search([("builtin", "=", True)])
+        by_name = {field.name: field for field in builtins}
+
+        def expected():
+            values = self.env["res.partner"].search([("spoki_contact", "=", True)])._spoki_get_values().values()
+            return {name: sum(1 for row in values if row[name]) for name in by_name}
+
+        counts = expected()
+        self.assertEqual({name: field.value_count for name, field in by_name.items()}, counts)
+        self.assertTrue(all(counts.values()), counts)
+        self.env["res.partner"].create({"name": "Solo"})
+        self.env["res.partner"].create({"name": "ACME Due Srl", "is_company": True, "mobile": "+393471112233"})
+        self.env["res.partner"].create({"name": "anna", "wa_last_name": "Verdi", "email": "anna@example.com"})
+        builtins.invalidate_recordset(["value_count"])
+        self.assertEqual(
+            {name: field.value_count for name, field in by_name.items()},
+            {
+                "NOME": counts["NOME"] + 2,
+                "COGNOME": counts["COGNOME"] + 1,
+                "TELEFONO": counts["TELEFONO"] + 1,
+                "EMAIL": counts["EMAIL"] + 1,
+            },
+        )
+        self.assertEqual(expected(), {name: field.value_count for name, field in by_name.items()})
 
     def test_typed_values(self):
         partner = self.partner_it

@@ -1,3 +1,5 @@
+import ast
+
 from odoo.tests import tagged
 
 from .common import SpokiCommon
@@ -136,3 +138,68 @@ class TestSpokiPartner(SpokiCommon):
             .get_views([(v.view_id.id, v.view_mode) for v in action.view_ids] + [(action.search_view_id.id, "search")])
         )
         self.assertIn("wa_phone", views["views"]["list"]["arch"])
+
+    def test_technical_partners_are_not_whatsapp_contacts(self):
+        """WhatsApp › Contacts (and its "Only deleted contacts") never show Odoo's
+        technical partners; the admin's and the company's own partners only with a number."""
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        action = self.env.ref("spoki_whatsapp.res_partner_action_spoki")
+        action_domain = ast.literal_eval(action.domain)
+        portal_template = self.env.ref("base.template_portal_user_id", raise_if_not_found=False)
+        technical = self.env.ref("base.partner_root") | self.env.ref("base.public_partner")
+        if portal_template:
+            technical |= portal_template.partner_id
+        admin, company = self.env.ref("base.user_admin").partner_id, self.env.company.partner_id
+        (admin | company).write({"mobile": False, "phone": False})
+        portal = self.env["res.users"].create(
+            {
+                "name": "Portal Customer",
+                "login": "portal14",
+                "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])],
+            }
+        )
+        self.partner_es.action_archive()
+
+        shown = Partner.search(action_domain + [("active", "in", [True, False])])
+        deleted = Partner.search(action_domain + [("active", "=", False)])  # "Only deleted contacts"
+        self.assertFalse(shown & (technical | admin | company))
+        self.assertFalse(deleted & (technical | admin | company))
+        self.assertIn(self.partner_es, deleted)
+        self.assertIn(self.partner_it, shown)
+        self.assertIn(portal.partner_id, shown)
+        self.assertEqual(shown, Partner.search([("spoki_contact", "=", True)]))
+        self.assertEqual(Partner.search([("spoki_contact", "=", False)]) & shown, Partner)
+        self.assertFalse(admin.spoki_contact)
+        self.assertTrue(self.partner_it.spoki_contact)
+        # with a WhatsApp number the admin and the company are people one would message
+        (admin | company).write({"mobile": "+39 347 555 0101"})
+        self.assertTrue(admin.spoki_contact)
+        self.assertEqual(Partner.search(action_domain + [("id", "in", (admin | company).ids)]), admin | company)
+        # OdooBot stays technical whatever its number
+        technical[0].mobile = "+39 347 555 0102"
+        self.assertFalse(Partner.search(action_domain + [("id", "=", technical[0].id)]))
+
+    def test_language_filter_by_prefix_then_contact_language(self):
+        """The guide's "Lingua" filter: the language of the number's prefix, else the contact's language."""
+        Partner = self.env["res.partner"]
+        no_number = Partner.create({"name": "Senza Numero", "lang": "en_US"})
+        nothing = Partner.create({"name": "Nothing Known", "lang": False})
+        self.partner_es.lang = "en_US"  # a Spanish number: addressed in Spanish, as a template would be sent
+        self.assertEqual(self.partner_it.wa_lang, "it")
+        self.assertEqual(self.partner_es.wa_lang, "es")
+        self.assertEqual(no_number.wa_lang, "en")
+        self.assertFalse(nothing.wa_lang)
+        mine = [("id", "in", (self.partner_it | self.partner_es | no_number | nothing).ids)]
+        self.assertEqual(Partner.search(mine + [("wa_lang", "=", "it")]), self.partner_it)
+        self.assertEqual(Partner.search(mine + [("wa_lang", "=", "es")]), self.partner_es)
+        # recomputed when the number changes
+        no_number.mobile = "+39 347 555 0199"
+        self.assertEqual(no_number.wa_lang, "it")
+        # in the WhatsApp contacts search: a field, a group-by, named in the user's language
+        arch = self.env.ref("spoki_whatsapp.res_partner_view_search_spoki").arch
+        self.assertIn('<field name="wa_lang"/>', arch)
+        self.assertIn("'group_by': 'wa_lang'", arch)
+        self.env["res.lang"]._activate_lang("it_IT")
+        selection = dict(Partner.with_context(lang="it_IT").fields_get(["wa_lang"])["wa_lang"]["selection"])
+        self.assertEqual(selection["it"], "italiano")
+        self.assertEqual(dict(Partner.fields_get(["wa_lang"])["wa_lang"]["selection"])["es"], "Spanish")

@@ -5,9 +5,19 @@ checks and normalises a whole file of them: every one parses values here.
 """
 
 import re
+import unicodedata
 from datetime import date, datetime
 
-__all__ = ["DATETIME_FORMATS", "DATE_FORMATS", "FAST_DATE_RE", "fast_datetime", "parse_typed", "typed_text"]
+__all__ = [
+    "DATETIME_FORMATS",
+    "DATE_FORMATS",
+    "FAST_DATE_RE",
+    "FIELD_NAME_RE",
+    "fast_datetime",
+    "normalise_field_name",
+    "parse_typed",
+    "typed_text",
+]
 
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
 DATETIME_FORMATS = (
@@ -83,3 +93,18 @@ def typed_text(field_type, text):
     else:
         moment = parse_typed("datetime", text)
     return moment.date().isoformat() if field_type == "date" else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+#: A dynamic field's name: UPPER_SNAKE, starting with a letter.
+FIELD_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def normalise_field_name(raw):
+    """The UPPER_SNAKE spelling of what a user typed as a dynamic field's name:
+    ``"promo code"`` → ``"PROMO_CODE"``, ``"data-nascità"`` → ``"DATA_NASCITA"``.
+    Accents are dropped, every run of other characters becomes one underscore.
+    The result may still be invalid (``"1st name"`` → ``"1ST_NAME"``): check it
+    with :data:`FIELD_NAME_RE`."""
+    text = unicodedata.normalize("NFKD", raw or "")
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()

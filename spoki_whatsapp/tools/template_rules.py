@@ -71,10 +71,12 @@ __all__ = [
     "format_value",
     "has_emoji",
     "language_for_number",
+    "language_names",
     "placeholders",
     "positional_mapping",
     "positional_params",
     "preview_html",
+    "recipient_language",
     "render",
     "render_checked",
     "template_signature",
@@ -585,6 +587,31 @@ def language_for_number(e164, available_langs, partner_lang=None, default_lang=N
         if found:
             return found
     return available[0]
+
+
+def recipient_language(e164, partner_lang=None):
+    """Base language code ('it', 'es', 'en'…) a contact is addressed in, as the
+    guide's "Lingua" filter sees it: the first official language of the
+    number's country (+39 → 'it', +34 → 'es'), else the contact's own language
+    ('de_CH' → 'de'); None when neither is known."""
+    region = _region_for(e164) if e164 else None
+    if region:
+        for lang in get_official_languages(region, de_facto=True):
+            base = _base_lang(lang)
+            if len(base) == 2:
+                return base
+    base = _base_lang(partner_lang)
+    return base if len(base) == 2 else None
+
+
+def language_names(display_lang=None):
+    """``[(code, name)]`` of the two-letter language codes, named in
+    ``display_lang`` ('it_IT' → "italiano", "spagnolo"…), sorted by name."""
+    names = _locale(display_lang).languages
+    return sorted(
+        ((code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()),
+        key=lambda item: item[1].lower(),
+    )
 
 
 # --------------------------------------------------------------------------

@@ -30,7 +30,9 @@ class SpokiListAddContacts(models.TransientModel):
                 wizard.match_count = len(wizard.partner_ids)
             else:
                 try:
-                    wizard.match_count = self.env["res.partner"].search_count(wizard._get_domain())
+                    wizard.match_count = self.env["res.partner"].search_count(
+                        self.env["spoki.list"]._candidate_domain(wizard._get_domain())
+                    )
                 except Exception:  # noqa: BLE001 - a half-typed domain in the editor
                     wizard.match_count = 0
 
