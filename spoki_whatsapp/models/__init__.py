@@ -30,3 +30,4 @@ from . import live
 from . import automation
 from . import chat_panel
 from . import reactions
+from . import sandbox_customer

@@ -34,3 +34,4 @@ from . import test_chat_panel
 from . import test_done_when_ui
 from . import test_discuss_reactions
 from . import test_automation_ui
+from . import test_sandbox_customer

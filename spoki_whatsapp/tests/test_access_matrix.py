@@ -31,6 +31,7 @@ MODELS = {
     "spoki.campaign.value": ("r", "rwcd", False),
     "spoki.chat": ("rw", "rwd", False),
     "spoki.chat.reassign": ("rwcd", "rwcd", False),
+    "spoki.chat.play.customer": ("rwcd", "rwcd", False),
     "spoki.conversation": ("r", "r", False),
     "spoki.dynamic.field": ("r", "rwcd", False),
     "spoki.dynamic.value": ("rwcd", "rwcd", False),
@@ -92,6 +93,7 @@ METHODS = {
     ("spoki.chat", "action_reassign_to"): Call(AGENTS, kwargs=lambda case: {"user_id": False}),
     ("spoki.chat", "action_refresh"): Call(NAVIGATION),
     ("spoki.chat", "action_remove_tags"): Call(AGENTS, kwargs=lambda case: {"tag_ids": case.matrix_tag.ids}),
+    ("spoki.chat", "action_sandbox_play_customer"): Call(AGENTS),
     ("spoki.chat", "action_sandbox_simulate_photo"): Call(MANAGERS),
     ("spoki.chat", "action_sandbox_simulate_reaction"): Call(MANAGERS),
     ("spoki.chat", "action_send_template"): Call(AGENTS),
@@ -99,6 +101,7 @@ METHODS = {
     ("spoki.chat", "action_template_dialog"): Call(AGENTS),
     ("spoki.chat", "spoki_panel_choices"): Call(AGENTS),
     ("spoki.chat.reassign", "action_apply"): Call(AGENTS),
+    ("spoki.chat.play.customer", "action_apply"): Call(AGENTS),
     ("spoki.conversation", "action_open_chat"): Call(AGENTS),
     ("spoki.list", "action_add_contacts"): Call(AGENTS),
     ("spoki.list", "action_view_contacts"): Call(AGENTS),
@@ -305,6 +308,9 @@ class TestAccessMatrix(AccessMatrixCase):
             "spoki.campaign.value": campaign.value_ids,
             "spoki.chat": chat,
             "spoki.chat.reassign": env["spoki.chat.reassign"].create({"chat_ids": [(6, 0, chat.ids)]}),
+            "spoki.chat.play.customer": env["spoki.chat.play.customer"].create(
+                {"chat_id": chat.id, "choice": "text", "text": "Matrix customer"}
+            ),
             "spoki.conversation": incoming.conversation_id,
             "spoki.dynamic.field": field,
             "spoki.dynamic.value": env["spoki.dynamic.value"].search([("partner_id", "=", partner.id)]),
