@@ -31,3 +31,4 @@ from . import automation
 from . import chat_panel
 from . import reactions
 from . import sandbox_customer
+from . import account_setup

@@ -35,3 +35,4 @@ from . import test_done_when_ui
 from . import test_discuss_reactions
 from . import test_automation_ui
 from . import test_sandbox_customer
+from . import test_account_setup

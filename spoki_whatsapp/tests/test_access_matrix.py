@@ -73,6 +73,8 @@ METHODS = {
     ("res.partner", "action_spoki_opt_out"): Call(AGENTS),
     ("res.partner", "action_spoki_view_messages"): Call(NAVIGATION),
     ("spoki.account", "action_refresh_status"): Call(MANAGERS),
+    ("spoki.account", "action_sync_now"): Call(MANAGERS),
+    ("spoki.account", "action_test_connection"): Call(MANAGERS),
     ("spoki.account", "action_regenerate_verify_token"): Call(MANAGERS),
     ("spoki.account", "action_tier_compute_now"): Call(MANAGERS),
     ("spoki.account", "action_view_tier_history"): Call(AGENTS),
