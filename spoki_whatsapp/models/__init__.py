@@ -32,3 +32,4 @@ from . import chat_panel
 from . import reactions
 from . import sandbox_customer
 from . import account_setup
+from . import wording
