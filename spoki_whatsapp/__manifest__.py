@@ -45,6 +45,7 @@
         "wizard/spoki_template_send_views.xml",
         "views/spoki_automation_views.xml",
         "views/spoki_chat_reaction_views.xml",
+        "wizard/spoki_chat_play_customer_views.xml",
     ],
     "demo": [
         "demo/spoki_whatsapp_demo.xml",

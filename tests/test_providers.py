@@ -572,9 +572,13 @@ def test_spoki_account_info(fake, spoki):
         12.5,
     )
     assert fake.requests[-1].path == "/api/1/accounts/"
-    by_id = get_provider("spoki", fake.spoki_config(account_id=1)).get_account_info()
+    by_id = get_provider("spoki", fake.spoki_config(spoki_account_id=1)).get_account_info()
     assert by_id.quality == "medium"
     assert fake.requests[-1].path == "/api/1/accounts/1/"
+    # ``account_id`` is Odoo's id of the account (``_provider_config``), not Spoki's: not looked up
+    by_odoo_id = get_provider("spoki", fake.spoki_config(account_id=16)).get_account_info()
+    assert by_odoo_id.quality == "medium"
+    assert fake.requests[-1].path == "/api/1/accounts/"
 
 
 def test_spoki_parse_webhook(spoki):

@@ -30,3 +30,6 @@ from . import live
 from . import automation
 from . import chat_panel
 from . import reactions
+from . import sandbox_customer
+from . import account_setup
+from . import wording

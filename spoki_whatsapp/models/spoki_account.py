@@ -71,16 +71,40 @@ class SpokiAccount(models.Model):
         "webhooks. Without it every Spoki webhook is refused.",
     )
     webhook_verify_token = fields.Char(
+        "Webhook verify token",
         groups="spoki_whatsapp.group_spoki_manager",
         copy=False,
         default=lambda self: secrets.token_urlsafe(24),
+        help="Meta asks for it when you register the webhook address: paste it there.",
     )
-    webhook_url = fields.Char(compute="_compute_webhook_url")
+    webhook_url = fields.Char(
+        "Webhook address",
+        compute="_compute_webhook_url",
+        help="Where the provider sends incoming messages and delivery receipts: register it in the provider's "
+        "webhook settings. It must be reachable from the internet (https).",
+    )
     # sandbox behaviour (seconds)
-    sandbox_delivery_delay = fields.Integer(default=2)
-    sandbox_read_delay = fields.Integer(default=10)
-    sandbox_review_delay = fields.Integer(default=30)
-    sandbox_approve_delay = fields.Integer(default=120)
+    sandbox_delivery_delay = fields.Integer(
+        "Delivered after (seconds)",
+        default=2,
+        help="Sandbox: how long after sending a message is reported delivered.",
+    )
+    sandbox_read_delay = fields.Integer(
+        "Read after (seconds)",
+        default=10,
+        help="Sandbox: how long after sending a message is reported read.",
+    )
+    sandbox_review_delay = fields.Integer(
+        "Template in review after (seconds)",
+        default=30,
+        help="Sandbox: how long after the approval request a template goes into review.",
+    )
+    sandbox_approve_delay = fields.Integer(
+        "Template decided after (seconds)",
+        default=120,
+        help="Sandbox: how long after the approval request a template is approved (or rejected, when its "
+        "text breaks WhatsApp's rules).",
+    )
 
     # status
     quality = fields.Selection(QUALITY, "Quality rating", default="high", required=True, tracking=True)

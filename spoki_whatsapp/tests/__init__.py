@@ -34,3 +34,6 @@ from . import test_chat_panel
 from . import test_done_when_ui
 from . import test_discuss_reactions
 from . import test_automation_ui
+from . import test_sandbox_customer
+from . import test_account_setup
+from . import test_wording

@@ -125,14 +125,18 @@ def incoming_payload(from_number, kind="text", text="", phone_number_id="", mess
     image, document, audio, video, sticker (a sandbox media id the sandbox
     "downloads"), location (``extra``: latitude, longitude, name, address),
     contacts (``extra['contacts']``), reaction (``text`` the emoji, '' = removed;
-    ``extra['reaction_to']`` the message reacted to) or any other type (an
-    unknown one); ``extra['reply_to']`` quotes a message (``context``)."""
+    ``extra['reaction_to']`` the message reacted to), button (the customer taps
+    the quick-reply button ``text`` of a template; ``extra['payload']``, the
+    text by default) or any other type (an unknown one); ``extra['reply_to']``
+    quotes a message (``context``)."""
     stamp = int(timestamp if timestamp is not None else time.time())
     wa_id = digits_of(from_number)
     message_id = message_id or "wamid.SBX" + hashlib.sha1(f"{wa_id}|{kind}|{stamp}|{text}".encode()).hexdigest()[:20]
     message = {"from": wa_id, "id": message_id, "timestamp": str(stamp), "type": kind}
     if kind == "text":
         message["text"] = {"body": text}
+    elif kind == "button":
+        message["button"] = {"text": text, "payload": extra.get("payload") or text}
     elif kind == "reaction":
         message["reaction"] = {"message_id": extra.get("reaction_to") or ""}
         if text:

@@ -69,7 +69,8 @@ any unknown type; agents can't react in Spoki chats (refused with a reason);
 a reply is sent as a plain message, without the quote (``reply_to`` ignored).
 
 Config keys: ``endpoint`` (default ``https://app.spoki.it/api/1``),
-``api_key``, ``timeout`` (10), ``account_id`` (optional), ``webhook_secret``,
+``api_key``, ``timeout`` (10), ``spoki_account_id`` (optional: Spoki's id of the
+account; ``account_id`` is the caller's own id, not Spoki's), ``webhook_secret``,
 ``param_prefix`` ('P'), ``status_polling`` (True).
 """
 
@@ -301,7 +302,7 @@ class SpokiProvider(WhatsAppProvider):
         cfg = self.config
         self.endpoint = (cfg.get("endpoint") or DEFAULT_ENDPOINT).rstrip("/")
         self.api_key = cfg.get("api_key") or ""
-        self.account_id = cfg.get("account_id") or ""
+        self.account_id = cfg.get("spoki_account_id") or ""
         self.webhook_secret = cfg.get("webhook_secret") or ""
         self.param_prefix = cfg.get("param_prefix") or "P"
         self.supports_status_polling = bool(cfg.get("status_polling", True))
