@@ -2,55 +2,28 @@
 guide's demo rules, in English and in Italian; and a WhatsApp rule opened from
 Odoo's own Settings › Technical › Automation Rules."""
 
-import base64
 import json
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from unittest.mock import patch
 
 import pytz
 
 from odoo import api
-from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
-from odoo.tools.misc import file_path
+from odoo.tests import tagged
 
 from . import fake_provider as fp
+from .browser_signals import BrowserSignalsCase
 
 SECRET = "automation-ui-app-secret"
-SCREENS = Path("/tmp/screens/G")
 
 
-class AutomationUiCase(HttpCase):
-    def _run_browser(self, script, url, login, prefix=""):
-        test = self
-        original = ChromeBrowser._handle_console
+class AutomationUiCase(BrowserSignalsCase):
+    screens_dir = Path("/tmp/screens/G")
 
-        def handle_console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002 - CDP's name
-            if args and type == "log":
-                text = str(browser._from_remoteobject(args[0]))
-                if text.startswith("spoki:"):
-                    test._on_signal(browser, text[len("spoki:") :])
-            return original(browser, type, args, stackTrace, **kw)
-
-        code = prefix + Path(file_path(f"spoki_whatsapp/static/tests/tours/{script}")).read_text()
-        with patch.object(ChromeBrowser, "_handle_console", handle_console):
-            self.browser_js(url, code, login=login, timeout=180)
-
-    def _on_signal(self, browser, command):
-        if command.startswith("shot:"):
-            name = command[5:]
-            future = browser._websocket_send("Page.captureScreenshot", with_future=True)
-
-            def save(done, name=name):
-                SCREENS.mkdir(parents=True, exist_ok=True)
-                (SCREENS / f"{name}.png").write_bytes(base64.b64decode(done.result()["data"]))
-                self.screens.append(name)
-
-            future.add_done_callback(save)
-        elif command.startswith("times:"):
+    def _on_command(self, browser, command):
+        if command.startswith("times:"):
             self.times = json.loads(command[6:])
         elif command == "incoming":
             threading.Thread(target=self._post_answer).start()
@@ -254,19 +227,6 @@ class TestAutomationTechnicalForm(AutomationUiCase):
                     + (option ? option.textContent + ' in ' + option.parentElement.outerHTML.slice(0, 80) : 'none'));
             })();
         """ % {"label": json.dumps(label)}
-        with patch.object(ChromeBrowser, "_handle_console", self._console_handler()):
+        with self._console_patch():
             self.browser_js(f"/odoo/action-{action.id}/{rule.id}?debug=1", code, login="admin", timeout=60)
         self.assertEqual(self.screens, ["07_technical_form_whatsapp_trigger"])
-
-    def _console_handler(self):
-        test = self
-        original = ChromeBrowser._handle_console
-
-        def handle_console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002 - CDP's name
-            if args and type == "log":
-                text = str(browser._from_remoteobject(args[0]))
-                if text.startswith("spoki:"):
-                    test._on_signal(browser, text[len("spoki:") :])
-            return original(browser, type, args, stackTrace, **kw)
-
-        return handle_console

@@ -1,4 +1,3 @@
-import base64
 import json
 import threading
 import time
@@ -7,19 +6,16 @@ from pathlib import Path
 from unittest.mock import patch
 
 from odoo import fields
-from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
-from odoo.tools.misc import file_path
+from odoo.tests import tagged
 
-from odoo.addons.bus.models.bus import dispatch
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
 from ..tools.providers import InboundMessage
 from . import fake_provider as fp
+from .browser_signals import BrowserSignalsCase
 from .common import SpokiCommon
 
 SECRET = "discuss-app-secret"
-SCREENS = Path("/tmp/screens/A")
 
 
 def fp_inbound(message_id, wa_id, text, offset):
@@ -28,11 +24,13 @@ def fp_inbound(message_id, wa_id, text, offset):
 
 
 @tagged("post_install", "-at_install")
-class TestSpokiDiscussUi(HttpCase, SpokiCommon):
+class TestSpokiDiscussUi(BrowserSignalsCase, SpokiCommon):
     """In headless Chromium, as an agent in Discuss: a customer's message
     posted to the webhook (real HTTP) raises the unread counters and appears
     in the open chat without reload, a delivered status moves the tick, the
     agent answers inside the window and writes an internal note."""
+
+    screens_dir = Path("/tmp/screens/A")
 
     @classmethod
     def setUpClass(cls):
@@ -74,27 +72,8 @@ class TestSpokiDiscussUi(HttpCase, SpokiCommon):
         self.webhook_codes.append(response.status_code)
         self._wake_websockets()
 
-    def _wake_websockets(self):
-        """The test cursor never runs post-commit hooks (the bus's NOTIFY):
-        wake the websockets as bus's WebsocketCase.trigger_notification_dispatching does."""
-        time.sleep(0.3)
-        for websocket in set().union(*dispatch._channels_to_ws.values()):
-            websocket.trigger_notification_dispatching()
-
-    def _on_signal(self, browser, command):
-        if command.startswith("shot:"):
-            name = command[5:]
-            future = browser._websocket_send("Page.captureScreenshot", with_future=True)
-
-            def save(done, name=name):
-                SCREENS.mkdir(parents=True, exist_ok=True)
-                (SCREENS / f"{name}.png").write_bytes(base64.b64decode(done.result()["data"]))
-                self.screens.append(name)
-
-            future.add_done_callback(save)
-        elif command == "dispatch":
-            threading.Thread(target=self._wake_websockets).start()
-        elif command == "incoming":
+    def _on_command(self, browser, command):
+        if command == "incoming":
             change = fp.meta_messages_change(
                 contacts=[fp.meta_contact("393391234500", "Giulia Verdi")],
                 messages=[fp.meta_text_message("wamid.GV2", "393391234500", "Avete la taglia M?", time.time())],
@@ -105,21 +84,6 @@ class TestSpokiDiscussUi(HttpCase, SpokiCommon):
                 statuses=[fp.meta_status(self.answer.provider_message_id, "delivered", time.time())]
             )
             threading.Thread(target=self._post_webhook, args=(change,)).start()
-
-    def _run_browser(self, script, url, login="spoki_agent"):
-        test = self
-        original = ChromeBrowser._handle_console
-
-        def handle_console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002 - CDP's name
-            if args and type == "log":
-                text = str(browser._from_remoteobject(args[0]))
-                if text.startswith("spoki:"):
-                    test._on_signal(browser, text[len("spoki:") :])
-            return original(browser, type, args, stackTrace, **kw)
-
-        code = Path(file_path(f"spoki_whatsapp/static/tests/tours/{script}")).read_text()
-        with patch.object(ChromeBrowser, "_handle_console", handle_console):
-            self.browser_js(url, code, login=login, timeout=120)
 
     def test_discuss_chat_live(self):
         self.screens, self.webhook_codes = [], []

@@ -6,7 +6,6 @@ the contact lacks in the picker), tags the chat and the message, reassigns the
 chat to a colleague — without any page reload. One screenshot per step in
 /tmp/screens/E/; the chat again in Italian."""
 
-import base64
 import json
 import threading
 import time
@@ -14,25 +13,24 @@ from pathlib import Path
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
-from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
+from odoo.tests import tagged
 from odoo.tools import SQL
-from odoo.tools.misc import file_path
 
-from odoo.addons.bus.models.bus import dispatch
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
 from ..tools.providers.sandbox import incoming_payload
 from . import fake_provider as fp
+from .browser_signals import BrowserSignalsCase
 from .common import SpokiCommon
 
 SECRET = "done-when-secret"
-SCREENS = Path("/tmp/screens/E")
 NUMBER = "+393391234577"
 
 
 @tagged("post_install", "-at_install")
-class TestSpokiDoneWhenUi(HttpCase, SpokiCommon):
+class TestSpokiDoneWhenUi(BrowserSignalsCase, SpokiCommon):
+    screens_dir = Path("/tmp/screens/E")
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -58,12 +56,7 @@ class TestSpokiDoneWhenUi(HttpCase, SpokiCommon):
         cls.template.write({"state": "approved", "provider_name": f"codice_sconto_{cls.template.id}"})
         cls.startClassPatcher(patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True))
 
-    # -- browser plumbing (as tests/test_discuss_ui.py) -----------------------
-
-    def _wake_websockets(self):
-        time.sleep(0.3)
-        for websocket in set().union(*dispatch._channels_to_ws.values()):
-            websocket.trigger_notification_dispatching()
+    # -- what the page asks for (tests/browser_signals.py) ----------------------
 
     def _post_webhook(self, payload):
         raw = json.dumps(payload).encode()
@@ -90,20 +83,8 @@ class TestSpokiDoneWhenUi(HttpCase, SpokiCommon):
             env["spoki.chat"].search([("wa_phone", "=", self.customer.wa_phone)]).channel_id._spoki_send_chat_info()
         self._wake_websockets()
 
-    def _on_signal(self, browser, command):
-        if command.startswith("shot:"):
-            name = command[5:]
-            future = browser._websocket_send("Page.captureScreenshot", with_future=True)
-
-            def save(done, name=name):
-                SCREENS.mkdir(parents=True, exist_ok=True)
-                (SCREENS / f"{name}.png").write_bytes(base64.b64decode(done.result()["data"]))
-                self.screens.append(name)
-
-            future.add_done_callback(save)
-        elif command == "dispatch":
-            threading.Thread(target=self._wake_websockets).start()
-        elif command in ("incoming", "photo"):
+    def _on_command(self, browser, command):
+        if command in ("incoming", "photo"):
             kind, text = ("image", "")
             if command == "incoming":
                 kind, text = ("text", "Buongiorno, avete ancora la borsa rossa?")
@@ -111,21 +92,6 @@ class TestSpokiDoneWhenUi(HttpCase, SpokiCommon):
             threading.Thread(target=self._post_webhook, args=(payload,)).start()
         elif command == "close-window":
             threading.Thread(target=self._close_window).start()
-
-    def _run_browser(self, script, url, login="spoki_agent"):
-        test = self
-        original = ChromeBrowser._handle_console
-
-        def handle_console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002 - CDP's name
-            if args and type == "log":
-                text = str(browser._from_remoteobject(args[0]))
-                if text.startswith("spoki:"):
-                    test._on_signal(browser, text[len("spoki:") :])
-            return original(browser, type, args, stackTrace, **kw)
-
-        code = Path(file_path(f"spoki_whatsapp/static/tests/tours/{script}")).read_text()
-        with patch.object(ChromeBrowser, "_handle_console", handle_console):
-            self.browser_js(url, code, login=login, timeout=180)
 
     # -- tests ------------------------------------------------------------------
 
