@@ -297,6 +297,24 @@ class SpokiChat(models.Model):
     # ------------------------------------------------------------
 
     @api.model
+    def _last_outgoing(self, domain=()):
+        """The last message sent to this chat's number (matching ``domain``)."""
+        self.ensure_one()
+        return (
+            self.env["spoki.message"]
+            .sudo()
+            .search(
+                [
+                    ("account_id", "=", self.account_id.id),
+                    ("wa_phone", "=", self.wa_phone),
+                    ("direction", "=", "outgoing"),
+                ]
+                + list(domain),
+                order="message_date desc, id desc",
+                limit=1,
+            )
+        )
+
     def _default_account_for(self, number, company=None):
         """Account of the last message exchanged with ``number``, else the
         first account of the contact's (or current) company."""

@@ -15,20 +15,7 @@ class SpokiChat(models.Model):
         self.check_access("write")
         if not self.env.user.has_group("spoki_whatsapp.group_spoki_manager"):
             raise AccessError(self.env._("Only WhatsApp managers can simulate incoming messages."))
-        last = (
-            self.env["spoki.message"]
-            .sudo()
-            .search(
-                [
-                    ("account_id", "=", self.account_id.id),
-                    ("wa_phone", "=", self.wa_phone),
-                    ("direction", "=", "outgoing"),
-                    ("provider_message_id", "!=", False),
-                ],
-                order="message_date desc, id desc",
-                limit=1,
-            )
-        )
+        last = self._last_outgoing([("provider_message_id", "!=", False)])
         if not last:
             raise UserError(self.env._("Nothing was sent to this contact yet: there is nothing to react to."))
         self._sandbox_simulate_incoming("reaction", "👍", reaction_to=last.provider_message_id)

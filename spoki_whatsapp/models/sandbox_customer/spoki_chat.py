@@ -10,21 +10,7 @@ class SpokiChat(models.Model):
     def _sandbox_last_template(self):
         """The template of the last template message sent to this chat's
         number (the one whose quick-reply buttons the customer can tap)."""
-        self.ensure_one()
-        last = (
-            self.env["spoki.message"]
-            .sudo()
-            .search(
-                [
-                    ("account_id", "=", self.account_id.id),
-                    ("wa_phone", "=", self.wa_phone),
-                    ("direction", "=", "outgoing"),
-                    ("template_id", "!=", False),
-                ],
-                order="message_date desc, id desc",
-                limit=1,
-            )
-        )
+        last = self._last_outgoing([("template_id", "!=", False)])
         return last.template_id
 
     def action_sandbox_play_customer(self):
