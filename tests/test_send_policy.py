@@ -4,12 +4,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from spoki_whatsapp.tools.providers.http import DEFAULT_TIMEOUT
 from spoki_whatsapp.tools.send_policy import (
     ACCOUNT_ERROR_DELAY,
+    LOOKUP_GRACE,
     MAX_BACKOFF,
     UNKNOWN_OUTCOME_GRACE,
     SendOutcome,
     backoff_delay,
+    lookup_due_at,
     outcome_of_error,
     reconciled_outcome,
     unknown_outcome_expired,
@@ -62,6 +65,16 @@ def test_account_errors_wait_without_using_the_attempt(code):
     outcome = outcome_of_error(code, False, "token expired", 5, NOW, **POLICY)
     assert (outcome.state, outcome.error_code, outcome.refund_attempt) == ("queued", code, True)
     assert outcome.next_attempt_at == NOW + ACCOUNT_ERROR_DELAY
+
+
+def test_dead_workers_messages_are_looked_up_after_the_grace():
+    # first seen dead now: its last request may still be processed by the
+    # provider, a "not found" now could send it twice
+    assert lookup_due_at(None, NOW) == NOW + LOOKUP_GRACE
+    assert lookup_due_at(NOW - timedelta(seconds=5), NOW) == NOW - timedelta(seconds=5) + LOOKUP_GRACE
+    assert lookup_due_at(NOW - LOOKUP_GRACE, NOW) is None
+    # longer than the HTTP client waits for an answer
+    assert LOOKUP_GRACE.total_seconds() > DEFAULT_TIMEOUT
 
 
 def test_reconciliation():

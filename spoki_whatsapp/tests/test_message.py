@@ -285,6 +285,9 @@ class TestMessageCrash(MessagingCommon):
             messages.invalidate_recordset()
             self.assertEqual(set(messages.mapped("state")), {"sending"})
             self.assertEqual(len(counter.calls), 2)
+            self.run_queue()  # the worker's last requests may still be on their way: not looked up yet
+            self.assertEqual(set(messages.mapped("state")), {"sending"})
+            self.advance(seconds=16)
             self.run_queue()  # reconciles first, then finds nothing to send
         self.assertEqual(set(messages.mapped("state")), {"sent"})
         self.assertEqual(len(counter.calls), 2, "no second send")
@@ -299,7 +302,21 @@ class TestMessageCrash(MessagingCommon):
             self.run_crashing()
         SandboxProvider._sent.clear()  # the provider never got it
         self.Message._reconcile_sending(auto_commit=False)
+        # first seen dead: its request may still reach the provider, a "not
+        # found" now could send it twice
+        self.assertEqual(message.state, "sending")
+        self.assertEqual(message.outcome_unknown_since, self.clock["now"])
+        trigger = self.env["ir.cron.trigger"].search(
+            [("cron_id", "=", self.env.ref("spoki_whatsapp.ir_cron_spoki_message_send").id)], order="id desc", limit=1
+        )
+        self.assertEqual(trigger.call_at, self.clock["now"] + timedelta(seconds=15))
+        self.advance(seconds=14)
+        self.Message._reconcile_sending(auto_commit=False)
+        self.assertEqual(message.state, "sending")
+        self.advance(seconds=1)
+        self.Message._reconcile_sending(auto_commit=False)
         self.assertEqual(message.state, "queued")
+        self.assertFalse(message.outcome_unknown_since)
         self.assertEqual(message.attempt_count, 0)
         self.run_queue()
         self.assertEqual(message.state, "sent")

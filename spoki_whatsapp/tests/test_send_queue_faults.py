@@ -301,6 +301,8 @@ class TestSendQueueCrashCount(MessagingCommon):
                 self.run_crashing()
                 self.assertEqual(message.state, "sending")
                 SandboxProvider._sent.clear()  # the provider never got it
-                self.Message._reconcile_sending(auto_commit=False)
+                self.Message._reconcile_sending(auto_commit=False)  # seen dead: its request may be in progress
+                self.advance(seconds=16)
+                self.Message._reconcile_sending(auto_commit=False)  # looked up: not found
                 message.invalidate_recordset()
         self.assertEqual((message.state, message.error_code, message.send_crash_count), ("failed", "internal", 3))

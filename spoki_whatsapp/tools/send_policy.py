@@ -48,6 +48,13 @@ MAX_PAUSE = timedelta(hours=1)
 #: How long a message whose outcome is unknown waits for the provider's
 #: callback before it fails as ``unknown_outcome``.
 UNKNOWN_OUTCOME_GRACE = timedelta(hours=24)
+#: A dead worker's last requests may still be on their way to the provider
+#: when its death is noticed (the provider is still processing what the socket
+#: delivered): a lookup by idempotency key answering "not found" is trusted
+#: only this long after the worker was first seen dead — more than the HTTP
+#: client's timeout (``tools/providers/http.py``), so no request of the dead
+#: worker can still be in progress.
+LOOKUP_GRACE = timedelta(seconds=15)
 #: Error code of a message our own code kept crashing on.
 INTERNAL_ERROR = "internal"
 
@@ -235,6 +242,15 @@ def reconciled_outcome(supports_lookup, found_id, attempt_at, now, crash_count=0
     else:
         outcome = SendOutcome.requeued(refund_attempt=True)
     return replace(outcome, crashed=True)
+
+
+def lookup_due_at(orphaned_since, now, grace=LOOKUP_GRACE):
+    """When a message left in ``sending`` by a dead worker may be looked up at
+    the provider: None when it may be now, else the moment to come back.
+    ``orphaned_since`` is when the worker was first seen dead (None: just
+    now)."""
+    due = (orphaned_since or now) + grace
+    return None if now >= due else due
 
 
 def unknown_outcome_expired(unknown_since, now, grace=UNKNOWN_OUTCOME_GRACE):

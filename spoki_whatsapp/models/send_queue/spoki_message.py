@@ -97,6 +97,7 @@ from ...tools.send_policy import (
     ACCOUNT_ERROR_DELAY,
     DEFAULT_PAUSE,
     SendOutcome,
+    lookup_due_at,
     outcome_of_crash,
     outcome_of_error,
     pair_retry_at,
@@ -881,7 +882,8 @@ class SpokiMessage(models.Model):
     def _reconcile_worker(self, worker, auto_commit):
         rows = self.env.execute_query_dict(
             SQL(
-                """SELECT id, account_id, idempotency_key, attempt_at, send_crash_count FROM spoki_message
+                """SELECT id, account_id, idempotency_key, attempt_at, send_crash_count, outcome_unknown_since
+                     FROM spoki_message
                     WHERE state = 'sending' AND sending_worker = %s""",
                 worker,
             )
@@ -894,6 +896,10 @@ class SpokiMessage(models.Model):
         for account_id, account_rows in by_account.items():
             account = self.env["spoki.account"].sudo().browse(account_id)
             provider = account._get_provider(clock=self._clock())
+            if provider.supports_lookup:
+                account_rows = self._lookup_due_rows(worker, account_rows, now, auto_commit)
+                if not account_rows:
+                    continue
             outcomes = []
             for row in account_rows:
                 try:
@@ -921,6 +927,39 @@ class SpokiMessage(models.Model):
             if auto_commit:
                 self.env.cr.commit()
             self._after_outcome([mid for mid, outcome in outcomes if outcome.settled], auto_commit)
+
+    @api.model
+    def _lookup_due_rows(self, worker, rows, now, auto_commit):
+        """The rows of dead ``worker`` that may be looked up at the provider
+        now (``send_policy.LOOKUP_GRACE``). The others wait: the first time
+        the worker is seen dead is recorded as ``outcome_unknown_since`` (its
+        last requests may still be processed by the provider: a "not found"
+        now could send them twice) and the queue comes back when the grace
+        is over."""
+        due, waiting = [], []
+        for row in rows:
+            due_at = lookup_due_at(row["outcome_unknown_since"], now)
+            if due_at:
+                waiting.append(due_at)
+            else:
+                due.append(row)
+        first_seen = [row["id"] for row in rows if not row["outcome_unknown_since"]]
+        if first_seen:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE spoki_message SET outcome_unknown_since = %s
+                        WHERE id = ANY(%s) AND state = 'sending' AND sending_worker = %s""",
+                    now,
+                    first_seen,
+                    worker,
+                )
+            )
+            self.env.invalidate_all()
+        if waiting:
+            self.env["spoki.account"]._spoki_trigger_send(at=min(waiting))
+            if auto_commit:
+                self.env.cr.commit()
+        return due
 
     @api.model
     def _expire_unknown_outcomes(self, auto_commit):
