@@ -41,8 +41,10 @@ SIGKILL, OOM, ``limit_time_real_cron``, lost connection) PostgreSQL releases
 the lock, and the next run reconciles that chunk (``_reconcile_sending``):
 
 * providers whose lookup by idempotency key is authoritative
-  (``supports_lookup``: Spoki, sandbox) are asked ``find_message(key)`` →
-  found: ``sent``; not found: back to ``queued`` (the provider never got it);
+  (``supports_lookup``: Spoki, sandbox) are asked ``find_message(key)``
+  ``LOOKUP_GRACE`` after the worker is first seen dead (its last requests may
+  still be in progress at the provider) → found: ``sent``; not found: back to
+  ``queued`` (the provider never got it);
 * providers without a lookup (Meta Cloud API): the message may have left, so
   its outcome is **unknown** — see below.
 
