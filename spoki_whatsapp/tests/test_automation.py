@@ -374,6 +374,31 @@ class TestAutomationActions(AutomationCommon):
             "on_spoki_date", dict(self.env["base.automation"].fields_get(["trigger"])["trigger"]["selection"])
         )
 
+    def test_technical_rule_list_names_whatsapp_triggers(self):
+        """Settings › Technical › Automation Rules: the trigger column, read
+        as the web client reads the list, names the WhatsApp trigger (its
+        selection there doesn't list it, see fields_get)."""
+        rule = self.Rule.create(
+            {
+                "name": "Tag entries",
+                "model_id": self.partner_model.id,
+                "trigger": "on_spoki_list_entry",
+                "spoki_list_id": self.env["spoki.list"].create({"name": "L"}).id,
+                "action_server_ids": [(0, 0, dict(self._tag(self.tag_yes), model_id=self.partner_model.id))],
+            }
+        )
+        Rule = self.env["base.automation"]
+        arch = Rule.get_views([(False, "list")], {"action_id": self.env.ref("base_automation.base_automation_act").id})
+        arch = arch["views"]["list"]["arch"]
+        self.assertIn('name="spoki_trigger_label"', arch)
+        self.assertRegex(arch, r'name="trigger"[^>]*column_invisible')
+        shown = Rule.browse(rule.id).web_read({"spoki_trigger_label": {}, "trigger": {}})[0]
+        self.assertEqual(shown["spoki_trigger_label"], "WhatsApp: contact enters a list")
+        self.env["res.lang"]._activate_lang("it_IT")
+        self.env["ir.module.module"]._load_module_terms(["spoki_whatsapp"], ["it_IT"], overwrite=True)
+        shown = Rule.with_context(lang="it_IT").browse(rule.id).web_read({"spoki_trigger_label": {}})[0]
+        self.assertEqual(shown["spoki_trigger_label"], "WhatsApp: un contatto entra in una lista")
+
 
 @tagged("post_install", "-at_install")
 class TestAutomationWebhook(HttpCase):

@@ -46,6 +46,12 @@ class BaseAutomation(models.Model):
         store=True,
         help="A WhatsApp trigger or a WhatsApp action: shown in WhatsApp › Automations.",
     )
+    spoki_trigger_label = fields.Char(
+        "Trigger label",
+        compute="_compute_spoki_trigger_label",
+        help="The trigger's name, WhatsApp triggers included (the rule lists show it: the trigger field "
+        "outside WhatsApp › Automations doesn't list them, see fields_get).",
+    )
     spoki_list_id = fields.Many2one("spoki.list", "List", ondelete="cascade", index="btree_not_null")
     spoki_date_field_id = fields.Many2one(
         "spoki.dynamic.field",
@@ -110,6 +116,13 @@ class BaseAutomation(models.Model):
                 or rule.spoki_webhook
                 or any(state in ACTION_CODES for state in rule.action_server_ids.mapped("state"))
             )
+
+    @api.depends("trigger")
+    @api.depends_context("lang")
+    def _compute_spoki_trigger_label(self):
+        labels = dict(self._fields["trigger"]._description_selection(self.env))
+        for rule in self:
+            rule.spoki_trigger_label = labels.get(rule.trigger, "")
 
     def _compute_spoki_run_count(self):
         counts = dict(
