@@ -112,6 +112,9 @@ def test_postgres_restart_during_status_sync(scenario):
 
         wait_until(lambda: polled() >= 300, 120, "the status sync to be under way")
         before_restart = polled()
+        # leases taken before the restart end before this + STATUS_CLAIM;
+        # a run started after it (the job runs again at once) leases later
+        restart_db_now = scenario.value("SELECT now() AT TIME ZONE 'UTC'")
         restart_at = time.monotonic()
         pg.restart_cluster(cluster)
         restart_s = time.monotonic() - restart_at
@@ -120,10 +123,11 @@ def test_postgres_restart_during_status_sync(scenario):
 
         # the server recovers by itself: requests served, the job runs again
         wait_until(lambda: _serves(server), 120, "the Odoo server to serve requests again")
+        interrupted_claim = """account_id = %s
+                AND status_next_check_at > (now() AT TIME ZONE 'UTC') + interval '5 minutes'
+                AND status_next_check_at <= %s::timestamp + interval '10 minutes'"""
         claimed = scenario.value(
-            """SELECT COUNT(*) FROM spoki_message WHERE account_id = %s
-                AND status_next_check_at > (now() AT TIME ZONE 'UTC') + interval '5 minutes'""",
-            [account],
+            f"SELECT COUNT(*) FROM spoki_message WHERE {interrupted_claim}", [account, restart_db_now]
         )
         expected = {mid: status for status, items in groups.items() for mid, _pid in items}
 
@@ -134,9 +138,7 @@ def test_postgres_restart_during_status_sync(scenario):
         leased = {
             mid
             for (mid,) in scenario.sql(
-                """SELECT id FROM spoki_message WHERE account_id = %s
-                    AND status_next_check_at > (now() AT TIME ZONE 'UTC') + interval '5 minutes'""",
-                [account],
+                f"SELECT id FROM spoki_message WHERE {interrupted_claim}", [account, restart_db_now]
             )
         }
         assert len(leased) == claimed <= 500, "more than one batch claimed by the interrupted run"
