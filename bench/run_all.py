@@ -84,6 +84,9 @@ def parse_args(argv=None):
     parser.add_argument("--webhook-single", type=int, help="requests of 1 status per webhook run")
     parser.add_argument("--concurrency", type=int, default=4, help="provider calls in parallel per send worker")
     parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the kept database (--keep) of an earlier run: no install"
+    )
     parser.add_argument("--http-port", type=int, default=18430, help="first of 4 ports for the Odoo servers")
     parser.add_argument("--dispatch-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--account-id", type=int, help=argparse.SUPPRESS)
@@ -755,21 +758,27 @@ def alternate(product, anchor, runs):
 def measure_reports(registry, args, table):
     from odoo import SUPERUSER_ID, api, fields  # noqa: PLC0415
 
-    print(f"\nDashboard / monthly report: inserting {args.messages:,} messages over 365 days …", flush=True)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        account, noise = env["spoki.account"].create(
-            [
-                {"name": "Bench reports", "phone": "+390200000011", "credit_balance": 100},
-                {"name": "Bench noise", "phone": "+390200000012"},
-            ]
-        )
-        Dashboard = env["spoki.dashboard"]
-        Dashboard._generate_sample_history(account, args.messages, days=365, numbers=max(1000, args.messages // 5))
-        Dashboard._generate_sample_history(noise, args.messages // 10, days=365, numbers=max(1000, args.messages // 5))
-        cr.commit()
+        # --reuse: the account of an earlier run (or of bench_reports.py --keep) with its messages
+        account = env["spoki.account"].search([("name", "in", ("Bench reports", "Bench"))], limit=1)
+        if not (args.reuse and account):
+            print(f"\nDashboard / monthly report: inserting {args.messages:,} messages over 365 days …", flush=True)
+            account, noise = env["spoki.account"].create(
+                [
+                    {"name": "Bench reports", "phone": "+390200000011", "credit_balance": 100},
+                    {"name": "Bench noise", "phone": "+390200000012"},
+                ]
+            )
+            numbers = max(1000, args.messages // 5)
+            Dashboard = env["spoki.dashboard"]
+            Dashboard._generate_sample_history(account, args.messages, days=365, numbers=numbers)
+            Dashboard._generate_sample_history(noise, args.messages // 10, days=365, numbers=numbers)
+            cr.commit()
+            bench.vacuum_analyze(registry, "spoki_message", "spoki_conversation")
+        cr.execute("SELECT count(*) FROM spoki_message WHERE account_id = %s", [account.id])
+        args.messages = cr.fetchone()[0]
         account_id = account.id
-    bench.vacuum_analyze(registry, "spoki_message", "spoki_conversation")
     with registry.cursor() as cr:
         admin = api.Environment(cr, SUPERUSER_ID, {}).ref("base.user_admin")
         admin.tz = "Europe/Rome"
@@ -811,13 +820,17 @@ def check_report_figures(env, cr, params, account, year, month, now):
         {"account_id": account.id, "year": year, "month": str(month), "tz": "Europe/Rome"}
     )
     messages, conversations = anchor_report(cr, params)
-    total = next(row for row in messages if row[0] is None)
-    expected = dict(zip(FIGURES, (total[1], dict(conversations).get(None, 0), *total[2:])))
+    per_day = dict(conversations)
+
+    def figures(row):
+        return dict(zip(FIGURES, (row[1], per_day.get(row[0], 0), *row[2:])))
+
+    expected = figures(next(row for row in messages if row[0] is None))
     check({name: report[name] for name in FIGURES} == expected, f"monthly report totals equal the GROUP BY: {expected}")
-    daily = {line.day: line.message_count for line in report.line_ids if line.message_count}
+    daily = {line.day: {name: line[name] for name in FIGURES} for line in report.line_ids if line.message_count}
     check(
-        daily == {row[0]: row[2] for row in messages if row[0] is not None and row[2]},
-        f"the {len(report.line_ids)} daily lines equal the GROUP BY's days",
+        daily == {row[0]: figures(row) for row in messages if row[0] is not None and row[2]},
+        f"the {len(report.line_ids)} daily lines equal the GROUP BY's days (every figure)",
     )
     data = env["spoki.dashboard"].get_dashboard_data(account.id, now=now)
     shown = {figure["key"]: figure["value"] for figure in data["last_month"]["figures"]}
@@ -840,7 +853,8 @@ def main():
         return dispatch_worker(args)
     started = time.perf_counter()
     load_start = os.getloadavg()
-    bench.install(args, "spoki_whatsapp_reports,spoki_whatsapp_csv,base_import", "the three addons and base_import")
+    if not args.reuse:
+        bench.install(args, "spoki_whatsapp_reports,spoki_whatsapp_csv,base_import", "the three addons and base_import")
     registry = bench.open_registry(args)
     table = Table()
     fake = FakeProcess() if {"enqueue", "dispatch", "webhook"} & set(args.only) else None
