@@ -422,12 +422,16 @@ def measure_enqueue(registry, args, table, fake):
     anchors.append(bench_automation.anchor(registry, account_id, partner_ids))
     check(queued == distinct == len(partner_ids), f"{queued:,} messages queued, one per recipient")
     anchor_s = statistics.mean(anchors)
-    table.duration(
+    table.add(
         f"campaign start, {args.recipients:,} recipients: until control is back",
         control_s,
         anchor_s,
-        unit="s",
-        note="anchor: plain INSERT … SELECT of as many queued messages (mean of before and after)",
+        "s",
+        control_s / anchor_s,
+        "≤ 3 s",
+        control_s <= 3,
+        note="anchor: plain INSERT … SELECT of as many queued messages (mean of before and after); "
+        "target: ≤ 3 s for 100,000 recipients, whatever the anchor",
     )
     table.duration(f"campaign start, {args.recipients:,} recipients: all queued", total_s, anchor_s, unit="s")
     bench.vacuum_analyze(registry, "spoki_message")
@@ -580,8 +584,15 @@ def measure_webhook(registry, args, table, account_id):
             elapsed, bad = post_all(bodies, urls)
             applied = wait_applied(registry, account_id, wamids, ("read",))
             check(not bad and applied == len(wamids), f"{applied:,} of {len(wamids):,} statuses applied")
-            table.rate(
-                f"webhook, 50 statuses per request, {count} server(s)", len(wamids) / elapsed, None, unit="events/s"
+            rate = len(wamids) / elapsed
+            table.add(
+                f"webhook, 50 statuses per request, {count} server(s)",
+                rate,
+                None,
+                "events/s",
+                None,
+                "≥ 20,000/s",
+                rate >= 20_000,
             )
     finally:
         for server in servers:
@@ -807,7 +818,17 @@ def measure_reports(registry, args, table):
             note="anchor: the same figures by plain SQL GROUP BY (last month, 30-day chart, unique numbers)",
         )
         product, anchor = alternate(report, lambda: anchor_report(cr, params), args.runs)
-        table.duration(f"monthly report, {args.messages:,} messages", product, anchor, 1.5)
+        small = args.messages < 1_000_000
+        table.duration(
+            f"monthly report, {args.messages:,} messages",
+            product,
+            anchor,
+            1.5,
+            note="the target is set at 1,000,000 messages: below, the fixed cost of the ORM (report record, "
+            "daily lines; on the dashboard the account switcher, tier level, paused campaigns) weighs more"
+            if small
+            else "anchor: the month's figures by day and in total by plain SQL GROUP BY ROLLUP",
+        )
         check_report_figures(env, cr, params, account, year, month, now)
         cr.rollback()
 
