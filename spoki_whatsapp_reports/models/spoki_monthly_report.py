@@ -37,7 +37,7 @@ FIGURES = (
 # the distinct count sorts every number of the month, and numbers share their
 # first 8 bytes ("+39347…"), which defeats PostgreSQL's abbreviated keys, so
 # the sort of the text costs 3-4 times the sort of the bigint (the whole report
-# ~2× faster over 1,000,000 messages, see bench/README.md). Two different
+# 1.5-2× faster over 1,000,000 messages, see bench/README.md). Two different
 # numbers of the same month would have to collide on 64 bits for the figure to
 # be off by one: with n numbers the chance is about n² / 2⁶⁵ (3·10⁻⁸ for 10⁶).
 _MESSAGES_SQL = """
