@@ -269,7 +269,9 @@ def dispatch_worker(args):
             if not done:
                 break
             cr.commit()
-    print("DONE", flush=True)
+    import resource  # noqa: PLC0415
+
+    print(f"DONE {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", flush=True)  # peak RSS, KiB
 
 
 def run_workers(args, processes, account_id, stop_at):
@@ -291,13 +293,19 @@ def run_workers(args, processes, account_id, stop_at):
         for worker in workers:
             worker.wait(3600)
         elapsed = time.perf_counter() - start
+        peaks = [
+            int(line.split()[1])
+            for worker in workers
+            for line in worker.stdout.read().decode().splitlines()
+            if line.startswith("DONE ")
+        ]
     finally:
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
     if any(worker.returncode for worker in workers):
         raise RuntimeError("a send worker failed")
-    return elapsed
+    return elapsed, max(peaks, default=0) / 1024
 
 
 def _db_options(args):
@@ -494,7 +502,7 @@ def measure_dispatch(registry, args, table, fake, account_id):
         anchor = anchor_http(fake, stop_at - sent_count(registry, account_id), threads)
         before = sent_count(registry, account_id)
         sends_before = fake.call("counters")["meta_sends"]
-        elapsed = run_workers(args, processes, account_id, stop_at)
+        elapsed, peak_mb = run_workers(args, processes, account_id, stop_at)
         sent = sent_count(registry, account_id) - before
         received = fake.call("counters")["meta_sends"] - sends_before
         check(sent > 0 and received == sent, f"{sent:,} messages sent, the fake received {received:,}")
@@ -505,7 +513,8 @@ def measure_dispatch(registry, args, table, fake, account_id):
             anchor,
             0.9,
             unit="msg/s",
-            note=f"anchor: plain requests.Session loop, {threads} threads, same fake (own process)",
+            note=f"anchor: plain requests.Session loop, {threads} threads, same fake (own process); "
+            f"peak RSS of a send worker process: {peak_mb:.0f} MiB",
         )
     by_key = fake.call("meta_sends_by_key")
     product_keys = {key: n for key, n in by_key.items() if key and not key.startswith("anchor-")}
