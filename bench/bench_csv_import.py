@@ -109,6 +109,56 @@ def base_import_csv(rows):
     return buffer.getvalue().encode("utf-8")
 
 
+def setup_fields(root):
+    """Italy as the company's country, the three dynamic fields switched on
+    (BIRTHDAY_DATE date, APPOINTMENT date-time, LINK text), Italian active;
+    returns the administrator's environment (Europe/Rome)."""
+    root.ref("base.main_company").country_id = root.ref("base.it")
+    Field = root["spoki.dynamic.field"]
+    for name, kind in (("BIRTHDAY_DATE", "date"), ("APPOINTMENT", "datetime"), ("LINK", "text")):
+        field = Field.search([("name", "=", name)])
+        if field:
+            field.write({"field_type": kind, "on_contacts": True})
+        else:
+            Field.create({"name": name, "field_type": kind, "on_contacts": True})
+    root.ref("base.lang_it").active = True
+    admin = root.ref("base.user_admin")
+    admin.tz = "Europe/Rome"
+    return root(user=admin.id, context={"tz": "Europe/Rome", "lang": "en_US"})
+
+
+def run_base_import(env, rows):
+    """``base_import.import.execute_import`` on res.partner with ``rows`` rows
+    (mobile / name / email), as the web client calls it, then rolled back:
+    ``{"rows", "seconds", "imported", "errors"}`` (seconds unrounded)."""
+    data = base_import_csv(rows)
+    importer = env["base_import.import"].create(
+        {"res_model": "res.partner", "file": data, "file_name": "bench.csv", "file_type": "text/csv"}
+    )
+    options = {
+        "has_headers": True,
+        "separator": ",",
+        "quoting": '"',
+        "encoding": "utf-8",
+        "date_format": "",
+        "datetime_format": "",
+        "float_thousand_separator": ",",
+        "float_decimal_separator": ".",
+        "import_skip_records": [],
+        "import_set_empty_fields": [],
+        "name_create_enabled_fields": {},
+        "tracking_disable": True,
+        "limit": rows + 1,
+    }
+    start = time.perf_counter()
+    outcome = importer.execute_import(["mobile", "name", "email"], ["mobile", "name", "email"], options)
+    env.flush_all()
+    elapsed = time.perf_counter() - start
+    errors = [m for m in outcome.get("messages", []) if m.get("type") == "error"]
+    env.cr.rollback()
+    return {"rows": rows, "seconds": elapsed, "imported": len(outcome.get("ids") or []), "errors": len(errors)}
+
+
 def backend_cpu(cr):
     """CPU seconds used so far by this cursor's PostgreSQL backend (local
     server, /proc readable), or None."""
@@ -159,20 +209,8 @@ def main():
     logging.getLogger("odoo.addons.spoki_whatsapp_csv").setLevel(logging.INFO)
     results = {"rows": args.rows}
     with registry.cursor() as cr:
-        root = api.Environment(cr, SUPERUSER_ID, {})
-        root.ref("base.main_company").country_id = root.ref("base.it")
-        Field = root["spoki.dynamic.field"]
-        for name, kind in (("BIRTHDAY_DATE", "date"), ("APPOINTMENT", "datetime"), ("LINK", "text")):
-            field = Field.search([("name", "=", name)])
-            if field:
-                field.write({"field_type": kind, "on_contacts": True})
-            else:
-                Field.create({"name": name, "field_type": kind, "on_contacts": True})
-        root.ref("base.lang_it").active = True
-        admin = root.ref("base.user_admin")
-        admin.tz = "Europe/Rome"
+        env = setup_fields(api.Environment(cr, SUPERUSER_ID, {}))
         cr.commit()
-        env = api.Environment(cr, admin.id, {"tz": "Europe/Rome", "lang": "en_US"})
 
         print(f"Generating {args.rows:,} rows …", flush=True)
         first, second = generate_csv(args.rows, 1), generate_csv(args.rows, 2)
@@ -204,42 +242,14 @@ def main():
         base = None
         if not args.skip_base_import:
             rows = min(args.base_import_rows or args.rows, args.rows)
-            data = base_import_csv(rows)
             print(f"base_import of {rows:,} rows (mobile, name, email) …", flush=True)
-            importer = env["base_import.import"].create(
-                {"res_model": "res.partner", "file": data, "file_name": "bench.csv", "file_type": "text/csv"}
-            )
-            options = {
-                "has_headers": True,
-                "separator": ",",
-                "quoting": '"',
-                "encoding": "utf-8",
-                "date_format": "",
-                "datetime_format": "",
-                "float_thousand_separator": ",",
-                "float_decimal_separator": ".",
-                "import_skip_records": [],
-                "import_set_empty_fields": [],
-                "name_create_enabled_fields": {},
-                "tracking_disable": True,
-                "limit": rows + 1,
-            }
-            step = time.perf_counter()
-            outcome = importer.execute_import(["mobile", "name", "email"], ["mobile", "name", "email"], options)
-            env.flush_all()
-            elapsed = time.perf_counter() - step
-            errors = [m for m in outcome.get("messages", []) if m.get("type") == "error"]
-            cr.rollback()
-            base = {
-                "rows": rows,
-                "seconds": round(elapsed, 1),
-                "imported": len(outcome.get("ids") or []),
-                "errors": len(errors),
-            }
+            base = run_base_import(env, rows)
+            elapsed = base["seconds"]
+            base["seconds"] = round(elapsed, 1)
             if rows != args.rows:
                 base["extrapolated_s"] = round(elapsed * args.rows / rows, 1)
             results["base_import"] = base
-            print(f"  {base['imported']:,} contacts in {elapsed:.1f} s ({len(errors)} errors); rolled back")
+            print(f"  {base['imported']:,} contacts in {elapsed:.1f} s ({base['errors']} errors); rolled back")
 
     bench.close_registry(args, registry)
 

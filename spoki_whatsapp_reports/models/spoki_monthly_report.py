@@ -33,9 +33,16 @@ FIGURES = (
 # same query gives the daily rows and the month's totals (GROUPING SETS), so
 # daily and total figures can never disagree. ``exchanged`` = received, or sent
 # and accepted by the provider (queued and failed messages were not exchanged).
+# People contacted are counted on a 64-bit hash of the number, not on the text:
+# the distinct count sorts every number of the month, and numbers share their
+# first 8 bytes ("+39347…"), which defeats PostgreSQL's abbreviated keys, so
+# the sort of the text costs 3-4 times the sort of the bigint (the whole report
+# 1.5-2× faster over 1,000,000 messages, see bench/README.md). Two different
+# numbers of the same month would have to collide on 64 bits for the figure to
+# be off by one: with n numbers the chance is about n² / 2⁶⁵ (3·10⁻⁸ for 10⁶).
 _MESSAGES_SQL = """
     SELECT %(day)s AS day, %(grouping)s AS is_total,
-           COUNT(DISTINCT wa_phone) FILTER (WHERE exchanged) AS contact_count,
+           COUNT(DISTINCT phone_key) FILTER (WHERE exchanged) AS contact_count,
            COUNT(*) FILTER (WHERE exchanged) AS message_count,
            COUNT(*) FILTER (WHERE sent AND kind = 'template') AS template_count,
            COUNT(*) FILTER (WHERE sent AND kind = 'text') AS text_count,
@@ -46,7 +53,7 @@ _MESSAGES_SQL = """
            COUNT(*) FILTER (WHERE direction = 'outgoing' AND state = 'failed') AS failed_count
       FROM (
             SELECT (m.message_date AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date AS day,
-                   m.wa_phone, m.direction, m.kind, m.state,
+                   hashtextextended(m.wa_phone, 0) AS phone_key, m.direction, m.kind, m.state,
                    (m.direction = 'outgoing' AND m.state IN %(sent_states)s) AS sent,
                    (m.direction = 'incoming' OR m.state IN %(sent_states)s) AS exchanged
               FROM spoki_message m
