@@ -1,11 +1,16 @@
 from odoo.tests import TransactionCase
 
 from odoo.addons.mail.tests.common import mail_new_test_user
+from odoo.addons.spoki_whatsapp.models.live.refresh import reset_throttle
 
 
 class SpokiCommon(TransactionCase):
     """Two companies, a WhatsApp manager and an agent per company, a sandbox
     account per company, a few contacts."""
+
+    def setUp(self):
+        super().setUp()
+        reset_throttle()  # the live refresh of a record is sent once a second per process
 
     @classmethod
     def setUpClass(cls):

@@ -14,6 +14,8 @@ from odoo.tests.common import ChromeBrowser
 
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
+from odoo.addons.spoki_whatsapp.models.live import refresh
+from odoo.addons.spoki_whatsapp.models.live.refresh import reset_throttle
 from odoo.addons.spoki_whatsapp.tools.providers import StatusEvent
 
 from . import fake_provider as fp
@@ -133,6 +135,35 @@ class TestLiveRefresh(LiveCommon, MessagingCommon):
         self.Message._apply_status_events(self.account, [StatusEvent("wamid.unknown", "read", datetime(2026, 1, 1))])
         self.assertEqual(self._refreshes(), [], "an event of no known message refreshes nothing")
 
+    def test_a_storm_refreshes_a_record_once_a_second(self):
+        """Each webhook is a transaction: the same campaign (and account) is
+        notified at most once a second per process; another record at once."""
+        partners = self._create_partners(4, prefix="+39356")
+        campaign = self._campaign_with_sent_messages(partners[:2], "wamid.ST")
+        other = self._campaign_with_sent_messages(partners[2:], "wamid.SO")
+        self._refreshes()
+        reset_throttle()
+        now = [1000.0]
+
+        def apply(provider_id, status):
+            self.Message._apply_status_events(self.account, [StatusEvent(provider_id, status, datetime(2026, 1, 1, 9))])
+            return [payload for _channel, payload in self._refreshes()]
+
+        with patch.object(refresh._recently_sent, "clock", lambda: now[0]):
+            self.assertEqual(
+                apply("wamid.ST.0", "delivered"),
+                [{"model": "spoki.campaign", "ids": campaign.ids}, {"model": "spoki.account", "ids": self.account.ids}],
+            )
+            now[0] += 0.5
+            self.assertEqual(apply("wamid.ST.1", "delivered"), [], "notified 0.5 s ago: the client reloads again")
+            self.assertEqual(apply("wamid.SO.0", "delivered"), [{"model": "spoki.campaign", "ids": other.ids}])
+            now[0] += 0.6
+            self.assertEqual(
+                apply("wamid.ST.1", "read"),
+                [{"model": "spoki.campaign", "ids": campaign.ids}, {"model": "spoki.account", "ids": self.account.ids}],
+            )
+        self.assertEqual(campaign.delivered_count, 2)
+
     def test_send_queue_outcomes_refresh_the_campaign(self):
         partners = self._create_partners(3, prefix="+39354")
         campaign = self._campaign_with_sent_messages(partners[:1], "wamid.SQ")
@@ -201,7 +232,9 @@ class TestLiveRefreshBrowser(BrowserScreens, LiveCommon, HttpCase, SpokiCommon):
             stop.set()
             pump.join(5)
 
-    def _js(self, post_body, post_headers, selector, before, after, shot):
+    def _js(self, post_body, post_headers, selector, before, after, shot, then=()):
+        """``then``: more (body, headers) posted once the first one is on
+        screen, back to back."""
         return """
             const selector = %(selector)s;
             const text = () => (document.querySelector(selector) || {}).textContent || "";
@@ -219,6 +252,11 @@ class TestLiveRefreshBrowser(BrowserScreens, LiveCommon, HttpCase, SpokiCommon):
                 await new Promise((r) => setTimeout(r, 2500));  // the bus subscribes
                 const response = await fetch(%(url)s, {method: "POST", body: %(body)s, headers: %(headers)s});
                 if (response.status !== 200) { throw new Error("webhook answered " + response.status); }
+                for (const [body, headers] of %(then)s) {
+                    await wait(() => !text().includes(%(before)s), "the first change");
+                    const next = await fetch(%(url)s, {method: "POST", body, headers});
+                    if (next.status !== 200) { throw new Error("webhook answered " + next.status); }
+                }
                 await wait(() => text().includes(%(after)s), "live change");
                 if (performance.timeOrigin !== loadedAt) { throw new Error("the page was reloaded"); }
                 console.log("spoki-screenshot:%(shot)s_after");
@@ -233,6 +271,7 @@ class TestLiveRefreshBrowser(BrowserScreens, LiveCommon, HttpCase, SpokiCommon):
             "body": json.dumps(post_body.decode()),
             "headers": json.dumps(post_headers),
             "shot": shot,
+            "then": json.dumps([[body.decode(), headers] for body, headers in then]),
         }
 
     def test_campaign_counters_move_live(self):
@@ -245,6 +284,18 @@ class TestLiveRefreshBrowser(BrowserScreens, LiveCommon, HttpCase, SpokiCommon):
         self.campaign.invalidate_recordset()
         self.assertEqual(self.campaign.delivered_count, 2)
         self.assertIn("campaign_after", self.screens)
+
+    def test_a_burst_ends_up_on_screen(self):
+        """The second webhook comes within the throttle: no notification of
+        its own, the client's settle reload shows it."""
+        first, first_headers = fp.signed_meta_webhook(SECRET, [fp.meta_status("wamid.UI.0", "delivered", T0 + 60)])
+        second = fp.signed_meta_webhook(SECRET, [fp.meta_status("wamid.UI.1", "delivered", T0 + 61)])
+        selector = ".o_form_view div[name='delivered_count'], .o_form_view [name='delivered_count']"
+        code = self._js(first, first_headers, selector, "0", "2", "burst", then=[second])
+        with patch.object(refresh._recently_sent, "clock", lambda: 0.0):  # the window never ends
+            self._run(f"/odoo/action-spoki_whatsapp.spoki_campaign_action/{self.campaign.id}", code)
+        self.campaign.invalidate_recordset()
+        self.assertEqual(self.campaign.delivered_count, 2)
 
     def test_template_state_moves_live(self):
         raw = json.dumps(fp.meta_webhook([fp.meta_template_change("9000000777", "APPROVED")])).encode()

@@ -11,8 +11,12 @@ import { ListController } from "@web/views/list/list_controller";
  * dashboard): the server sends "spoki_whatsapp/refresh" {model, ids} on the
  * company's bus channel when a batch of changes is committed (see
  * models/live/refresh.py); open forms and lists showing one of those records
- * reload, never over unsaved edits, at most once a second.
+ * reload, never over unsaved edits, at most once a second, and once more
+ * SETTLE ms after the last notification: the server notifies a record at most
+ * once a second per process (a webhook storm), so the changes committed just
+ * after a notification come without one of their own.
  */
+export const SETTLE = 2500;
 export const spokiLiveRefreshService = {
     dependencies: ["bus_service"],
     start(env, { bus_service }) {
@@ -28,9 +32,10 @@ registry.category("services").add("spoki_live_refresh", spokiLiveRefreshService)
 /**
  * Call ``reload`` when a refresh notification matching ``match(payload)``
  * arrives: at most once per ``minInterval`` ms, the last notification of a
- * burst always honoured (trailing call). No-op where the service is absent.
+ * burst always honoured (trailing call), and once more ``settle`` ms after
+ * the last one. No-op where the service is absent.
  */
-export function useSpokiLiveRefresh(match, reload, { minInterval = 1000 } = {}) {
+export function useSpokiLiveRefresh(match, reload, { minInterval = 1000, settle = SETTLE } = {}) {
     const component = useComponent();
     const live = component.env.services.spoki_live_refresh;
     if (!live) {
@@ -38,18 +43,31 @@ export function useSpokiLiveRefresh(match, reload, { minInterval = 1000 } = {}) 
     }
     let last = 0;
     let timer = null;
+    let settleTimer = null;
     const run = async () => {
-        timer = null;
         last = Date.now();
         await reload();
     };
     useBus(live.bus, "refresh", ({ detail }) => {
-        if (timer || !match(detail || {})) {
+        if (!match(detail || {})) {
             return;
         }
-        timer = browser.setTimeout(run, Math.max(0, last + minInterval - Date.now()));
+        browser.clearTimeout(settleTimer);
+        settleTimer = browser.setTimeout(() => {
+            settleTimer = null;
+            run();
+        }, settle);
+        if (!timer) {
+            timer = browser.setTimeout(() => {
+                timer = null;
+                run();
+            }, Math.max(0, last + minInterval - Date.now()));
+        }
     });
-    onWillUnmount(() => browser.clearTimeout(timer));
+    onWillUnmount(() => {
+        browser.clearTimeout(timer);
+        browser.clearTimeout(settleTimer);
+    });
 }
 
 function shows(payload, resModel, resIds) {
