@@ -86,6 +86,7 @@ METHODS = {
     ("spoki.campaign", "action_cancel"): Call(MANAGERS),
     ("spoki.campaign", "action_draft"): Call(MANAGERS),
     ("spoki.campaign", "action_pause"): Call(MANAGERS),
+    ("spoki.campaign", "action_preflight"): Call(MANAGERS),
     ("spoki.campaign", "action_resume"): Call(MANAGERS),
     ("spoki.campaign", "action_start"): Call(MANAGERS),
     ("spoki.campaign", "action_view_messages"): Call(NAVIGATION),
@@ -156,7 +157,6 @@ ACTIONS = {
     "res_partner_category_action_spoki": WA_USERS,
     "spoki_account_action": WA_USERS,
     "spoki_campaign_action": WA_USERS,
-    "spoki_campaign_preflight_action": WA_MANAGERS,
     "spoki_chat_action": WA_USERS,
     "spoki_chat_reassign_action": WA_USERS,
     "spoki_config_settings_action": NOBODY,  # settings: Odoo administrators only

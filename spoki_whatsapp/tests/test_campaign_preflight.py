@@ -61,12 +61,17 @@ class TestCampaignPreflight(MessagingCommon):
         return Preflight.with_context(default_campaign_id=self.campaign.id).create({})
 
     def test_start_button_opens_the_preflight(self):
-        arch = self.env["spoki.campaign"].get_view(view_type="form")["arch"]
+        arch = self.env["spoki.campaign"].with_user(self.manager).get_view(view_type="form")["arch"]
         button = etree.fromstring(arch).xpath("//header/button[@string='Start']")[0]
-        action = self.env.ref("spoki_whatsapp.spoki_campaign_preflight_action")
-        self.assertEqual((button.get("type"), button.get("name")), ("action", str(action.id)))
-        self.assertEqual(action.res_model, "spoki.campaign.preflight")
-        self.assertEqual(action.target, "new")
+        self.assertEqual((button.get("type"), button.get("name")), ("object", "action_preflight"))
+        self.assertIsNone(button.get("confirm"), "the pre-flight is the confirmation")
+        action = self.campaign.with_user(self.manager).action_preflight()
+        self.assertEqual((action["res_model"], action["target"]), ("spoki.campaign.preflight", "new"))
+        wizard = self.env["spoki.campaign.preflight"].browse(action["res_id"])
+        self.assertEqual((wizard.campaign_id, wizard.valid_count), (self.campaign, 3))
+        self.assertEqual(self.campaign.state, "draft", "nothing starts before the pre-flight's Start")
+        with self.assertRaises(AccessError):
+            self.campaign.with_user(self.agent).action_preflight()
 
     def test_estimate_and_previews_per_language(self):
         wizard = self._preflight()
