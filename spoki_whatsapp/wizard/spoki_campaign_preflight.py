@@ -71,7 +71,7 @@ class SpokiCampaignPreflight(models.TransientModel):
     def create(self, vals_list):
         wizards = super().create(vals_list)
         for wizard in wizards:
-            wizard._compute_preflight()
+            wizard._fill_preflight()
         return wizards
 
     # ------------------------------------------------------------
@@ -166,7 +166,7 @@ class SpokiCampaignPreflight(models.TransientModel):
             raise UserError(self.env._("“%(number)s” is not a valid WhatsApp number.", number=self.test_number or ""))
         return result.e164
 
-    def _compute_preflight(self):
+    def _fill_preflight(self):
         """Fill the estimate and one line per language (as the campaign's
         start would select and render its recipients)."""
         self.ensure_one()
