@@ -36,6 +36,7 @@
         "views/spoki_message_views.xml",
         "views/spoki_conversation_views.xml",
         "views/spoki_chat_views.xml",
+        "wizard/spoki_campaign_preflight_views.xml",
         "views/spoki_campaign_views.xml",
         "views/res_partner_chat_views.xml",
         "views/spoki_whatsapp_menus.xml",

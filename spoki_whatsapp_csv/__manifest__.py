@@ -12,7 +12,7 @@
     "development_status": "Beta",
     "installable": True,
     "depends": ["spoki_whatsapp", "sms"],
-    "external_dependencies": {"python": ["xlrd", "openpyxl", "phonenumbers"]},
+    "external_dependencies": {"python": ["xlrd", "openpyxl", "phonenumbers", "xlsxwriter"]},
     "data": [
         "security/ir.model.access.csv",
         "security/spoki_whatsapp_csv_rules.xml",

@@ -698,3 +698,25 @@ def test_library_errors_come_with_what_to_do():
     assert error_hint(ValueError("Workbook is encrypted")) == "encrypted"
     assert error_hint(csv.Error("field larger than field limit (131072)")) == "quote"
     assert error_hint(ValueError("Unsupported format, or corrupt file")) == "resave"
+
+
+def test_numbers_without_prefix_counted_as_guessed():
+    """Numbers without a prefix are read with the chosen country and counted;
+    full numbers (with +, 00, or an international number that lost its +)
+    are not guesses."""
+    rows = [
+        (2, ["347 555 1234"]),  # national: guessed as Italian
+        (3, ["+39 347 555 1235"]),
+        (4, ["0039 347 555 1236"]),
+        (5, ["393475551237"]),  # international without +
+        (6, ["3475551234"]),  # same guessed number again: a duplicate row, still a guess
+        (7, ["12"]),  # invalid: not counted
+    ]
+    analysis = analyze(rows, {"phone": 0}, region="IT")
+    assert analysis.guessed_country == 2
+    assert analysis.valid_numbers == 5
+    # read as US numbers, the Italian mobile is a valid New York number: a guess the user must see
+    as_us = analyze(rows, {"phone": 0}, region="US")
+    assert as_us.guessed_country == 2
+    assert "+13475551234" in {clean.phone for clean in as_us.clean_rows}
+    assert analyze(rows, {"phone": 0}, region=None).guessed_country == 0

@@ -65,3 +65,22 @@ def test_csv_tool_writer_quotes_formula_text():
     assert rows[1][0] == "'+393471234567"
     for row, text in zip(rows[1:], ATTACKS, strict=True):
         assert row[1] == ("'" + text if text[0] in "=+-@\t\r" else text)
+
+
+def test_contacts_xlsx_same_rules_as_csv():
+    """The contact export in XLSX: E.164 plain in the phone column, every
+    other cell neutralised like the CSV, all string cells (no formula)."""
+    from spoki_whatsapp_csv.tools.writer import write_xlsx
+
+    header = ["phone", "first name", "last name"]
+    rows = [["+393475551234", "@SUM(1+1)", "-2+3"], ["+1 (555) 0100", "=1+1", "Rossi"], ["=cmd|' /C calc'!A0", "", ""]]
+    content = write_xlsx(header, iter([rows[:2], rows[2:]]), phone_columns=(0,))
+    sheet = load_workbook(io.BytesIO(content)).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values[0] == header
+    assert values[1] == ["+393475551234", "'@SUM(1+1)", "'-2+3"]
+    assert values[2] == ["'+1 (555) 0100", "'=1+1", "Rossi"], "only + and digits is plain in a phone column"
+    assert values[3][0] == "'=cmd|' /C calc'!A0"
+    assert all(cell.data_type == "s" for row in sheet.iter_rows() for cell in row if cell.value is not None)
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        assert "<f>" not in archive.read("xl/worksheets/sheet1.xml").decode()

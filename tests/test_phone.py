@@ -71,3 +71,13 @@ def test_normalize_many_and_region():
     assert region_of("+34612345678") == "ES"
     assert region_of("+393471234567") == "IT"
     assert region_of("nonsense") is None
+
+
+def test_default_region_prefers_the_own_whatsapp_number():
+    from spoki_whatsapp.tools.phone import default_region
+
+    assert default_region("+39 02 0000 1001", "US") == "IT"
+    assert default_region("+1 212 555 0100", "it") == "US"
+    assert default_region("", "it") == "IT"
+    assert default_region("0200001001", "es") == "ES"  # no prefix on the own number: not a hint
+    assert default_region(None, None) is None

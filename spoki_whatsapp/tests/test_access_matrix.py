@@ -29,6 +29,8 @@ MODELS = {
     "spoki.automation.run": ("r", "r", False),
     "spoki.campaign": ("r", "rwcd", False),
     "spoki.campaign.value": ("r", "rwcd", False),
+    "spoki.campaign.preflight": ("", "rwcd", False),
+    "spoki.campaign.preflight.line": ("", "rwcd", False),
     "spoki.chat": ("rw", "rwd", False),
     "spoki.chat.reassign": ("rwcd", "rwcd", False),
     "spoki.chat.play.customer": ("rwcd", "rwcd", False),
@@ -84,9 +86,12 @@ METHODS = {
     ("spoki.campaign", "action_cancel"): Call(MANAGERS),
     ("spoki.campaign", "action_draft"): Call(MANAGERS),
     ("spoki.campaign", "action_pause"): Call(MANAGERS),
+    ("spoki.campaign", "action_preflight"): Call(MANAGERS),
     ("spoki.campaign", "action_resume"): Call(MANAGERS),
     ("spoki.campaign", "action_start"): Call(MANAGERS),
     ("spoki.campaign", "action_view_messages"): Call(NAVIGATION),
+    ("spoki.campaign.preflight", "action_send_test"): Call(MANAGERS),
+    ("spoki.campaign.preflight", "action_start"): Call(MANAGERS),
     ("spoki.chat", "action_add_tags"): Call(AGENTS, kwargs=lambda case: {"tag_ids": case.matrix_tag.ids}),
     ("spoki.chat", "action_assign_to_me"): Call(AGENTS),
     ("spoki.chat", "action_open_channel"): Call(AGENTS),
@@ -308,6 +313,9 @@ class TestAccessMatrix(AccessMatrixCase):
             "spoki.account": account,
             "spoki.campaign": campaign,
             "spoki.campaign.value": campaign.value_ids,
+            "spoki.campaign.preflight": env["spoki.campaign.preflight"]
+            .with_context(default_campaign_id=campaign.id)
+            .create({"test_number": "+39 347 000 1003"}),
             "spoki.chat": chat,
             "spoki.chat.reassign": env["spoki.chat.reassign"].create({"chat_ids": [(6, 0, chat.ids)]}),
             "spoki.chat.play.customer": env["spoki.chat.play.customer"].create(

@@ -140,3 +140,12 @@ def region_of(e164):
     except phonenumbers.NumberParseException:
         return None
     return phonenumbers.region_code_for_number(number) or None
+
+
+def default_region(own_number, fallback=None):
+    """Region for numbers written without a country prefix: the country of
+    the business's own WhatsApp number (``own_number``, any spelling with its
+    prefix), else ``fallback`` (e.g. the company's country), else None."""
+    own = normalize_phone(own_number) if own_number else None
+    region = region_of(own.e164) if own and own.valid else None
+    return region or ((fallback or "").upper() or None)

@@ -79,6 +79,13 @@ class ResPartner(models.Model):
         """Export the selected contacts — or every contact of the current
         filter when "select all" went beyond the web client's id limit, or
         when nothing is selected — to CSV (streamed by the controller)."""
+        return self._spoki_export("csv")
+
+    def action_spoki_xlsx_export(self):
+        """The same export as an Excel (XLSX) file."""
+        return self._spoki_export("xlsx")
+
+    def _spoki_export(self, file_format):
         context = self.env.context
         ids = context.get("active_ids") if context.get("active_model") == "res.partner" else None
         if ids is None:
@@ -89,7 +96,7 @@ class ResPartner(models.Model):
             values = {"partner_ids_text": ",".join(str(i) for i in ids)}
         else:
             values = {"domain": repr(domain or [])}
-        export = self.env["spoki.csv.export"].create(values)
+        export = self.env["spoki.csv.export"].create(dict(values, file_format=file_format))
         return export.action_download()
 
     # ------------------------------------------------------------

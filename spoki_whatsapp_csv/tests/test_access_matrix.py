@@ -36,6 +36,7 @@ MODELS = {
 METHODS = {
     # creates the user's own export request: it holds only the contacts the user can read
     ("res.partner", "action_spoki_csv_export"): Call(WA_USERS),
+    ("res.partner", "action_spoki_xlsx_export"): Call(WA_USERS),
     ("spoki.list", "action_spoki_csv_import"): Call(NAVIGATION),
     # the download URL: the route serves it to the export's creator only (see ROUTES)
     ("spoki.csv.export", "action_download"): Call(NAVIGATION),
@@ -56,6 +57,7 @@ ACTIONS = {
     "spoki_csv_import_action_new_list": WA_USERS,
     # the contacts' "Export to CSV" (runs for users who may edit contacts)
     "res_partner_action_spoki_csv_export": WA_USERS,
+    "res_partner_action_spoki_xlsx_export": WA_USERS,
 }
 
 ROUTES = {

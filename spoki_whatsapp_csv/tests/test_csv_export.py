@@ -2,6 +2,8 @@ import csv
 import io
 from unittest.mock import patch
 
+from openpyxl import load_workbook
+
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.mail.tests.common import mail_new_test_user
@@ -101,6 +103,31 @@ class TestCsvExport(SpokiCsvCommon):
         self.assertEqual(back["@SUM(1+1)"][:3], ["+393480000001", "@SUM(1+1)", "-2+3"])
         self.assertEqual(back["Mario"][7], "=cmd|' /C calc'!A0")
 
+    def test_export_xlsx_same_columns_and_rules(self):
+        """Export contacts as XLSX too (issue 14): the same columns and cells
+        as the CSV (E.164 plain in the phone column, formulas neutralised),
+        every cell a string cell."""
+        partners = self.partner_it | self.partner_formula | self.partner_bad
+        csv_rows = self._export_rows(partners)
+        action = (
+            self.env["res.partner"]
+            .with_user(self.agent)
+            .with_context(active_model="res.partner", active_ids=partners.ids)
+            .action_spoki_xlsx_export()
+        )
+        export = self.env["spoki.csv.export"].browse(int(action["url"].rsplit("/", 1)[1]))
+        self.assertEqual(export.file_format, "xlsx")
+        with patch.object(spoki_csv_export, "CHUNK_SIZE", 2):
+            content = export.with_user(self.agent)._xlsx_content(export._get_partner_ids())
+        sheet = load_workbook(io.BytesIO(content)).active
+        xlsx_rows = [[cell.value or "" for cell in row] for row in sheet.iter_rows()]
+        self.assertEqual(xlsx_rows, csv_rows)
+        by_name = {row[1]: row for row in xlsx_rows[1:]}
+        self.assertEqual(by_name["Mario"][0], "+393471234567")
+        self.assertEqual(by_name["Mario"][7], "'=cmd|' /C calc'!A0")
+        self.assertEqual(by_name["'@SUM(1+1)"][:3], ["+393480000001", "'@SUM(1+1)", "'-2+3"])
+        self.assertEqual({cell.data_type for row in sheet.iter_rows() for cell in row if cell.value}, {"s"})
+
     def test_export_streams_in_chunks(self):
         partners = self._create_partners(7, prefix="+39349")
         export = (
@@ -170,3 +197,24 @@ class TestCsvExportHttp(HttpCase):
         self.authenticate("csv_other", "csv_other")
         response = self.url_open(f"/spoki_whatsapp_csv/export/{export.id}")
         self.assertEqual(response.status_code, 404)
+
+    def test_export_route_sends_xlsx(self):
+        mail_new_test_user(self.env, login="xlsx_agent", groups="base.group_user,spoki_whatsapp.group_spoki_user")
+        agent = self.env["res.users"].search([("login", "=", "xlsx_agent")])
+        partners = self.env["res.partner"].create(
+            [{"name": f"Sheet {i}", "mobile": f"+39 347 910 {i:04d}"} for i in range(3)]
+        )
+        action = (
+            self.env["res.partner"]
+            .with_user(agent)
+            .with_context(active_model="res.partner", active_ids=partners.ids)
+            .action_spoki_xlsx_export()
+        )
+        self.authenticate("xlsx_agent", "xlsx_agent")
+        response = self.url_open(action["url"])
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("spreadsheetml", response.headers["Content-Type"])
+        self.assertIn(".xlsx", response.headers["Content-Disposition"])
+        rows = [[cell.value for cell in row] for row in load_workbook(io.BytesIO(response.content)).active.iter_rows()]
+        self.assertEqual(rows[0][0], "phone")
+        self.assertEqual({row[0] for row in rows[1:]}, {f"+39347910{i:04d}" for i in range(3)})

@@ -634,3 +634,47 @@ class TestCsvImportFirstUse(SpokiCsvCommon):
         self.assertIn("Il file Excel (XLSX) è danneggiato o incompleto.", message)
         self.assertIn("esportala o scaricala di nuovo", message)
         self.assertIn("(Dettaglio tecnico: File is not a zip file)", message)
+
+
+@tagged("post_install", "-at_install")
+class TestCsvImportCountry(SpokiCsvCommon):
+    """Issue 14: numbers without prefix are read with the country of the
+    WhatsApp account's own number, then the company's; the analysis says
+    which country and counts the numbers read with it; the user can change
+    it before importing."""
+
+    def _data(self):
+        return csv_bytes([["phone", "first name"], ["347 555 0101", "Anna"], ["+34 612 000 111", "Lucía"]])
+
+    def test_account_number_country_first(self):
+        # the company is in the US (as the demo company), the WhatsApp number is Italian
+        self.company_a.country_id = self.env.ref("base.us")
+        wizard = self._wizard(self._data())
+        self.assertEqual(wizard.country_id, self.env.ref("base.it"))
+        self.assertEqual(wizard.country_note, "Numbers without prefix are read as Italy.")
+        wizard.action_analyze()
+        self.assertEqual((wizard.valid_count, wizard.guessed_country_count), (2, 1))
+        clean = list(csv.reader(io.StringIO(self._attachment_text(wizard.clean_attachment_id))))
+        self.assertEqual([row[0] for row in clean[1:]], ["+393475550101", "+34612000111"])
+        # the user changes the country before importing: analyze again, then the numbers follow it
+        wizard.country_id = self.env.ref("base.us")
+        self.assertTrue(wizard.needs_analysis)
+        self.assertEqual(wizard.country_note, "Numbers without prefix are read as United States.")
+        with self.assertRaises(UserError):
+            wizard.action_import()
+        wizard.action_analyze()
+        wizard.action_import()
+        self.assertTrue(self._partners_by_phone("+13475550101"))
+        self.assertFalse(self._partners_by_phone("+393475550101"))
+
+    def test_company_country_without_account(self):
+        self.env["spoki.account"].search([("company_id", "=", self.company_a.id)]).write({"active": False})
+        self.company_a.country_id = self.env.ref("base.es")
+        wizard = self._wizard(self._data())
+        self.assertEqual(wizard.country_id, self.env.ref("base.es"))
+        self.company_a.country_id = False
+        wizard = self._wizard(self._data())
+        self.assertFalse(wizard.country_id)
+        self.assertIn("can't be read", wizard.country_note)
+        wizard.action_analyze()
+        self.assertEqual((wizard.valid_count, wizard.guessed_country_count), (1, 0))

@@ -177,6 +177,7 @@ class Analysis:
         self.duplicate_numbers = 0  # distinct numbers present more than once
         self.missing = Counter()  # target → rows where the mapped cell is empty
         self.unknown_languages = Counter()  # language text → rows (value ignored)
+        self.guessed_country = 0  # rows whose valid number had no prefix: read with ``region``
         self.clean_rows = []
         self.issues = []  # sorted by row
 
@@ -240,7 +241,8 @@ class _Analyzer:
         self.get = {target: mapping.get(target) for target in BUILTIN_TARGETS}
         self.phone_index = self.get["phone"]
         self.cleaned = [(target, index, parsers.get(target) is not None) for target, index in self.targets]
-        self.cache = {}  # raw number → normalize()'s result
+        self.cache = {}  # raw number → (normalize()'s result, country guessed)
+        self.prepare = phone_module()._prepare
         self.slot_by_phone = {}  # e164 → index in clean_rows
         self.duplicates = {}  # e164 → [row numbers of every row with it]
         self.issues = []
@@ -310,13 +312,24 @@ class _Analyzer:
         if not raw_phone:
             reasons.append(("phone_missing", "phone", ""))
             return None, False
-        normalized = self.cache.get(raw_phone)
-        if normalized is None:
-            normalized = self.cache[raw_phone] = self.normalize(raw_phone, self.region)
-        e164, valid, reason = normalized
+        cached = self.cache.get(raw_phone)
+        if cached is None:
+            normalized = self.normalize(raw_phone, self.region)
+            cached = self.cache[raw_phone] = (normalized, self._guessed(raw_phone, normalized))
+        (e164, valid, reason), guessed = cached
         if not valid:
             reasons.append(("phone_invalid", "phone", reason))
+        elif guessed:
+            self.result.guessed_country += 1
         return e164, valid
+
+    def _guessed(self, raw_phone, normalized):
+        """Whether a valid number was read with ``region`` (written without
+        prefix, and not a full international number that lost its ``+``)."""
+        if not normalized[1]:
+            return False
+        prepared = self.prepare(raw_phone)
+        return not prepared.startswith("+") and normalized[0] != "+" + prepared
 
     def _values(self, cells, reasons):
         """The dynamic values of the row, parsed; a reason per bad value."""

@@ -10,7 +10,9 @@ show it as text instead of evaluating it (OWASP "CSV injection").
 :mod:`.reader` removes that quote when the file comes back. The one
 exception is a phone column (``phone_columns``): a value that is only ``+``
 and digits (E.164) is no formula and is written plain, as the platforms that
-import the clean file expect it. No Odoo import.
+import the clean file expect it. The contact export is also written as XLSX
+(:func:`write_xlsx`) with the same rules, every cell a string cell. No Odoo
+import.
 """
 
 import csv
@@ -27,6 +29,7 @@ __all__ = [
     "neutralize",
     "write_clean_file",
     "write_errors_file",
+    "write_xlsx",
 ]
 
 BOM = "\ufeff"
@@ -110,3 +113,37 @@ def write_errors_file(header, rows, issues_by_row, message=None):
             if row >= last:
                 break
     return writer.take()
+
+
+def write_xlsx(header, row_chunks, phone_columns=(), sheet_name="Contacts"):
+    """An XLSX workbook as bytes: ``header`` (bold, frozen), then the rows of
+    each list of ``row_chunks`` (an iterable, consumed once). Cells follow
+    the CSV rules (:func:`neutralize`: E.164 plain in ``phone_columns``,
+    other text starting with ``= + - @``, a tab or CR gets a leading ``'``)
+    and are written as string cells, never formulas. Rows go to disk as they
+    come (xlsxwriter's constant memory mode)."""
+    import xlsxwriter  # noqa: PLC0415 - only for XLSX downloads
+
+    phones = frozenset(phone_columns)
+    output = io.BytesIO()
+    workbook = xlsxwriter.Workbook(output, {"constant_memory": True, "strings_to_formulas": False})
+    sheet = workbook.add_worksheet(sheet_name)
+    bold = workbook.add_format({"bold": True})
+    widths = [len(str(title)) for title in header]
+    for col, title in enumerate(header):
+        sheet.write_string(0, col, neutralize(title), bold)
+    sheet.freeze_panes(1, 0)
+    row_index = 0
+    for rows in row_chunks:
+        for values in rows:
+            row_index += 1
+            for col, value in enumerate(values):
+                text = neutralize(value, col in phones)
+                if text:
+                    sheet.write_string(row_index, col, text)
+                    if col < len(widths) and len(text) > widths[col]:
+                        widths[col] = len(text)
+    for col, width in enumerate(widths):
+        sheet.set_column(col, col, min(max(width, 8), 60) + 2)
+    workbook.close()
+    return output.getvalue()

@@ -11,7 +11,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.spoki_whatsapp.tools.dynamic_values import typed_text
-from odoo.addons.spoki_whatsapp.tools.phone import is_e164
+from odoo.addons.spoki_whatsapp.tools.phone import default_region, is_e164
 
 from ..tools.analysis import CleanRow, analyze
 from ..tools.mapping import BUILTIN_TARGETS, LanguageMatcher, suggest_mapping, tag_columns
@@ -79,8 +79,15 @@ class SpokiCsvImport(models.TransientModel):
     country_id = fields.Many2one(
         "res.country",
         "Country of numbers without prefix",
-        default=lambda self: self.env.company.country_id,
-        help="Numbers written without the international prefix (347 123 4567) are read as numbers of this country.",
+        default=lambda self: self._default_country(),
+        help="Numbers written without the international prefix (347 123 4567) are read as numbers of this "
+        "country: by default the country of your WhatsApp account's own number, else your company's.",
+    )
+    country_note = fields.Char("Numbers without prefix", compute="_compute_country_note")
+    guessed_country_count = fields.Integer(
+        "Numbers read with that country",
+        readonly=True,
+        help="Valid numbers written without the international prefix: their country was guessed.",
     )
     keep = fields.Selection(
         [("first", "The first row"), ("most_complete", "The most complete row")],
@@ -143,6 +150,18 @@ class SpokiCsvImport(models.TransientModel):
     # ------------------------------------------------------------
     # COMPUTE
     # ------------------------------------------------------------
+
+    @api.depends("country_id")
+    def _compute_country_note(self):
+        for wizard in self:
+            if wizard.country_id:
+                wizard.country_note = self.env._(
+                    "Numbers without prefix are read as %(country)s.", country=wizard.country_id.name
+                )
+            else:
+                wizard.country_note = self.env._(
+                    "Numbers without prefix can't be read: choose their country (Country of numbers without prefix)."
+                )
 
     @api.depends("sheet_ids")
     def _compute_sheet_count(self):
@@ -334,6 +353,7 @@ class SpokiCsvImport(models.TransientModel):
                 "row_count": analysis.total_rows,
                 "empty_row_count": table.empty_rows,
                 "valid_count": analysis.valid_numbers,
+                "guessed_country_count": analysis.guessed_country,
                 "invalid_count": analysis.invalid_numbers,
                 "missing_phone_count": analysis.missing.get("phone", 0),
                 "value_error_count": analysis.value_errors,
@@ -498,6 +518,15 @@ class SpokiCsvImport(models.TransientModel):
             "company": self.env._("Company name (when there is no first or last name)"),
         }
         return labels
+
+    @api.model
+    def _default_country(self):
+        """The country of the company's WhatsApp account's own number, else
+        the company's country (which is often empty or somewhere else)."""
+        company = self.env.company
+        account = self.env["spoki.account"].search([("company_id", "=", company.id)], order="id", limit=1)
+        code = default_region(account.sudo().phone if account else None, company.country_id.code)
+        return self.env["res.country"].search([("code", "=", code)], limit=1) if code else company.country_id
 
     def _read_table(self):
         self.ensure_one()
