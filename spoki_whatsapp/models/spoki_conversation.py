@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 SESSION = timedelta(hours=24)
 
@@ -8,7 +9,10 @@ SESSION = timedelta(hours=24)
 class SpokiConversation(models.Model):
     """A 24-hour session: opens at the first message exchanged with a number
     (either direction) when none is open; every message inside its window
-    links to it.
+    links to it. A message the provider accepted and later reported failed
+    was never exchanged: it leaves its session, and a session it opened is
+    removed or starts at the next message that did go through
+    (``_unlink_failed``).
 
     This is the reports' "conversazioni" (sessions of 24 h starting at the
     first message exchanged). It is distinct from the *customer-service
@@ -130,3 +134,57 @@ class SpokiConversation(models.Model):
         )
         self.env["spoki.message"].invalidate_model(["conversation_id"])
         return created
+
+    @api.model
+    def _unlink_failed(self, message_ids):
+        """Messages ``message_ids`` failed after the provider accepted them
+        (linked to a session when they were accepted): they were never
+        exchanged. They leave their session, and the sessions of their
+        numbers from the first one touched on are rebuilt from the messages
+        that did go through (a session opened by a failed message disappears,
+        or starts at the next message exchanged with that number).
+        Set-based: three statements, then one ``_link_messages``."""
+        if not message_ids:
+            return
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT c.account_id, c.wa_phone, MIN(c.start_at)
+                     FROM spoki_message m JOIN spoki_conversation c ON c.id = m.conversation_id
+                    WHERE m.id = ANY(%s)
+                 GROUP BY c.account_id, c.wa_phone""",
+                list(message_ids),
+            )
+        )
+        if not rows:
+            return
+        accounts, phones, starts = (list(column) for column in zip(*rows))
+        # the sessions to rebuild: from the first touched one on, per number
+        conversation_ids = [
+            cid
+            for (cid,) in self.env.execute_query(
+                SQL(
+                    """SELECT c.id FROM spoki_conversation c
+                         JOIN unnest(%s::int[], %s::varchar[], %s::timestamp[]) AS k(account_id, wa_phone, since)
+                           ON c.account_id = k.account_id AND c.wa_phone = k.wa_phone AND c.start_at >= k.since
+                       FOR UPDATE OF c""",
+                    accounts,
+                    phones,
+                    starts,
+                )
+            )
+        ]
+        relink = [
+            mid
+            for (mid,) in self.env.execute_query(
+                SQL(
+                    """UPDATE spoki_message SET conversation_id = NULL
+                        WHERE conversation_id = ANY(%s) RETURNING id""",
+                    conversation_ids,
+                )
+            )
+        ]
+        self.env.cr.execute(SQL("DELETE FROM spoki_conversation WHERE id = ANY(%s)", conversation_ids))
+        self.invalidate_model()
+        self.env["spoki.message"].invalidate_model()  # states and links were written in SQL
+        self._link_messages(self.env["spoki.message"].sudo().browse(relink))
