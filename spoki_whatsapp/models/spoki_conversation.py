@@ -3,6 +3,8 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..tools import pricing
+
 SESSION = timedelta(hours=24)
 
 
@@ -32,6 +34,17 @@ class SpokiConversation(models.Model):
     start_at = fields.Datetime(required=True, index=True)
     end_at = fields.Datetime(required=True)
     opened_by = fields.Selection([("business", "Business"), ("customer", "Customer")], required=True)
+    category = fields.Selection(
+        [
+            ("marketing", "Marketing"),
+            ("utility", "Utility"),
+            ("authentication", "Authentication"),
+            ("service", "Service"),
+        ],
+        "Billing category",
+        help="Meta bills a conversation by the category of the template that opened it, or as service when the "
+        "customer opened it.",
+    )
     message_ids = fields.One2many("spoki.message", "conversation_id")
     message_count = fields.Integer(compute="_compute_message_count")
 
@@ -99,6 +112,10 @@ class SpokiConversation(models.Model):
                             when,
                             when + SESSION,
                             "customer" if message.direction == "incoming" else "business",
+                            pricing.conversation_category(
+                                "customer" if message.direction == "incoming" else "business",
+                                message.template_id.category if message.kind == "template" else None,
+                            ),
                             self.env.uid,
                         ),
                     )
@@ -110,14 +127,16 @@ class SpokiConversation(models.Model):
             # recipient): the ORM create costs ~1 ms a record here.
             rows = self.env.cr.execute_values(
                 """INSERT INTO spoki_conversation (account_id, company_id, partner_id, wa_phone, start_at, end_at,
-                                                   opened_by, create_uid, write_uid, create_date, write_date)
+                                                   opened_by, category, create_uid, write_uid, create_date,
+                                                   write_date)
                    SELECT v.account_id, v.company_id, v.partner_id, v.wa_phone, v.start_at, v.end_at, v.opened_by,
-                          v.uid, v.uid, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+                          v.category, v.uid, v.uid, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
                      FROM (VALUES %s) AS v(account_id, company_id, partner_id, wa_phone, start_at, end_at,
-                                           opened_by, uid)
+                                           opened_by, category, uid)
                 RETURNING id, account_id, wa_phone, start_at""",
                 [values for _slot, values in to_create],
-                template="(%s::int, %s::int, %s::int, %s::varchar, %s::timestamp, %s::timestamp, %s::varchar, %s::int)",
+                template="(%s::int, %s::int, %s::int, %s::varchar, %s::timestamp, %s::timestamp, %s::varchar, "
+                "%s::varchar, %s::int)",
                 page_size=max(len(to_create), 1),
                 fetch=True,
             )
@@ -125,6 +144,7 @@ class SpokiConversation(models.Model):
             for slot, values in to_create:
                 slot[2] = ids[(values[0], values[3], values[4])]
             created = self.browse(sorted(ids.values()))
+            self.env["spoki.account"]._credit_consume(self._category_counts(values for _slot, values in to_create))
         self.env.cr.execute_values(
             """UPDATE spoki_message AS m SET conversation_id = v.cid
                  FROM (VALUES %s) AS v(id, cid) WHERE m.id = v.id""",
@@ -184,7 +204,20 @@ class SpokiConversation(models.Model):
                 )
             )
         ]
-        self.env.cr.execute(SQL("DELETE FROM spoki_conversation WHERE id = ANY(%s)", conversation_ids))
+        removed = self.env.execute_query(
+            SQL("DELETE FROM spoki_conversation WHERE id = ANY(%s) RETURNING account_id, category", conversation_ids)
+        )
+        self.env["spoki.account"]._credit_consume(self._category_counts(removed, account=0, category=1), refund=True)
         self.invalidate_model()
         self.env["spoki.message"].invalidate_model()  # states and links were written in SQL
         self._link_messages(self.env["spoki.message"].sudo().browse(relink))
+
+    @api.model
+    def _category_counts(self, rows, account=0, category=7):
+        """``{account id: {billing category: count}}`` of conversation rows
+        (tuples holding the account id and the category at those indexes)."""
+        counts = {}
+        for row in rows:
+            per_account = counts.setdefault(row[account], {})
+            per_account[row[category] or "service"] = per_account.get(row[category] or "service", 0) + 1
+        return counts

@@ -38,3 +38,4 @@ from . import test_sandbox_customer
 from . import test_account_setup
 from . import test_wording
 from . import test_conversation
+from . import test_app_polish

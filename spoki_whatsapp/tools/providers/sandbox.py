@@ -199,6 +199,7 @@ class SandboxProvider(CloudApiWebhook, WhatsAppProvider):
     simulated = True
     supports_reactions = True
     supports_replies = True
+    reports_credit = True  # the account's credit, consumed by its conversations at the price list
 
     # idempotency key → message id, shared by every instance of the process
     # (the sandbox has no server; this is its "server-side" memory).
