@@ -5,3 +5,5 @@ from . import test_downloads
 from . import test_access
 from . import test_ui
 from . import test_access_matrix
+from . import test_dashboard_polish
+from . import test_ui_polish
