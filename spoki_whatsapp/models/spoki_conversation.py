@@ -144,7 +144,6 @@ class SpokiConversation(models.Model):
             for slot, values in to_create:
                 slot[2] = ids[(values[0], values[3], values[4])]
             created = self.browse(sorted(ids.values()))
-            self.env["spoki.account"]._credit_consume(self._category_counts(values for _slot, values in to_create))
         self.env.cr.execute_values(
             """UPDATE spoki_message AS m SET conversation_id = v.cid
                  FROM (VALUES %s) AS v(id, cid) WHERE m.id = v.id""",
@@ -204,20 +203,7 @@ class SpokiConversation(models.Model):
                 )
             )
         ]
-        removed = self.env.execute_query(
-            SQL("DELETE FROM spoki_conversation WHERE id = ANY(%s) RETURNING account_id, category", conversation_ids)
-        )
-        self.env["spoki.account"]._credit_consume(self._category_counts(removed, account=0, category=1), refund=True)
+        self.env.cr.execute(SQL("DELETE FROM spoki_conversation WHERE id = ANY(%s)", conversation_ids))
         self.invalidate_model()
         self.env["spoki.message"].invalidate_model()  # states and links were written in SQL
         self._link_messages(self.env["spoki.message"].sudo().browse(relink))
-
-    @api.model
-    def _category_counts(self, rows, account=0, category=7):
-        """``{account id: {billing category: count}}`` of conversation rows
-        (tuples holding the account id and the category at those indexes)."""
-        counts = {}
-        for row in rows:
-            per_account = counts.setdefault(row[account], {})
-            per_account[row[category] or "service"] = per_account.get(row[category] or "service", 0) + 1
-        return counts

@@ -133,7 +133,8 @@ class TestCreditCard(SpokiReportsCommon):
         )
         self.env["spoki.conversation"]._link_messages(messages)
         a.invalidate_recordset()
-        self.assertAlmostEqual(a.credit_balance, 9.75)
+        self.assertAlmostEqual(a.credit_left, 9.75)
+        self.assertEqual(a.credit_balance, 10.0, "nothing written per conversation")
         card = self.env["spoki.dashboard"].with_user(self.manager).get_dashboard_data(a.id, now=NOW)["account"]
         self.assertEqual(card["credit"], 9.75)
         self.assertFalse(card["credit_real"])
@@ -142,7 +143,16 @@ class TestCreditCard(SpokiReportsCommon):
         messages[1].provider_message_id = "wamid.util"
         self.env["spoki.message"]._apply_status_events(a, [StatusEvent("wamid.util", "failed", NOW, "131026", "")])
         a.invalidate_recordset()
-        self.assertAlmostEqual(a.credit_balance, 10.0)
+        self.assertAlmostEqual(a.credit_left, 10.0)
+        # the provider read-back sets the credit to what is left: consumed from then on
+        later = self._create_messages(
+            [self._msg(a, "+393475550204", NOW - timedelta(hours=1), template_id=template.id)]
+        )
+        self.env["spoki.conversation"]._link_messages(later)
+        a.invalidate_recordset()
+        self.assertAlmostEqual(a.credit_left, 9.75)
+        a.with_user(self.manager).action_refresh_status()
+        self.assertEqual((round(a.credit_balance, 2), round(a.credit_left, 2)), (9.75, 9.75))
 
     def test_price_list_checked(self):
         from odoo.exceptions import ValidationError
