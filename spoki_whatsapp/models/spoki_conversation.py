@@ -123,6 +123,8 @@ class SpokiConversation(models.Model):
             assignments.append((message, slot))
         created = self.browse()
         if to_create:
+            # a credit set earlier in this transaction marks the conversations before these
+            self.env["spoki.account"].flush_model(["credit_mark"])
             # One multi-row INSERT (a campaign batch opens one conversation per
             # recipient): the ORM create costs ~1 ms a record here.
             rows = self.env.cr.execute_values(
