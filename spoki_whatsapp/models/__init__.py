@@ -34,3 +34,4 @@ from . import sandbox_customer
 from . import account_setup
 from . import wording
 from . import preflight
+from . import credit

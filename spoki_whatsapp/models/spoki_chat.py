@@ -2,6 +2,7 @@ from markupsafe import Markup, escape
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools.misc import babel_locale_parse, format_datetime, get_lang, posix_to_ldml
 
 from ..tools.template_rules import _CODE_RE, _STYLE_RES
 from ..tools.vocabulary import SERVICE_WINDOW
@@ -199,6 +200,13 @@ class SpokiChat(models.Model):
             '<div style="white-space:pre-wrap;word-wrap:break-word;">%s</div>%s</div></div>'
         ) % (align, color, header, text, meta)
 
+    def _bubble_datetime_format(self):
+        """The user's language date and short time formats (Settings ›
+        Languages), as a babel pattern, for the bubbles' timestamps."""
+        lang = get_lang(self.env)
+        locale = babel_locale_parse(lang.code)
+        return posix_to_ldml(f"{lang.date_format} {lang.short_time_format}", locale=locale)
+
     def _render_transcript(self, messages):
         """WhatsApp-like bubbles, newest at the bottom (the container scrolls
         from the bottom: column-reverse with the newest first)."""
@@ -206,9 +214,11 @@ class SpokiChat(models.Model):
         if not messages:
             return Markup('<p class="text-muted">%s</p>') % self.env._("No messages yet.")
         parts = []
+        tz = self.env.context.get("tz") or self.env.user.tz or "UTC"
+        when_format = self._bubble_datetime_format()
         for message in messages:  # newest first
             outgoing = message.direction == "outgoing"
-            when = fields.Datetime.context_timestamp(self, message.message_date)
+            when = format_datetime(self.env, message.message_date, tz=tz, dt_format=when_format)
             tick, color = TICK_STYLE.get(message.state, ("", "#8696a0"))
             title = message.error_message or dict(message._fields["state"]._description_selection(self.env)).get(
                 message.state, ""
@@ -216,7 +226,7 @@ class SpokiChat(models.Model):
             meta = Markup(
                 '<div style="text-align:right;font-size:11px;color:#667781;margin-top:2px;">%s'
                 ' <span title="%s" style="color:%s;font-weight:bold;">%s</span></div>'
-            ) % (when.strftime("%d/%m %H:%M"), title, color, tick if outgoing else "")
+            ) % (when, title, color, tick if outgoing else "")
             header = Markup("")
             if message.kind == "template" and message.template_id:
                 header = Markup('<div style="font-size:11px;color:#667781;">%s · %s</div>') % (

@@ -1,6 +1,9 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..tools import pricing
 
 SESSION = timedelta(hours=24)
 
@@ -8,7 +11,10 @@ SESSION = timedelta(hours=24)
 class SpokiConversation(models.Model):
     """A 24-hour session: opens at the first message exchanged with a number
     (either direction) when none is open; every message inside its window
-    links to it.
+    links to it. A message the provider accepted and later reported failed
+    was never exchanged: it leaves its session, and a session it opened is
+    removed or starts at the next message that did go through
+    (``_unlink_failed``).
 
     This is the reports' "conversazioni" (sessions of 24 h starting at the
     first message exchanged). It is distinct from the *customer-service
@@ -28,6 +34,17 @@ class SpokiConversation(models.Model):
     start_at = fields.Datetime(required=True, index=True)
     end_at = fields.Datetime(required=True)
     opened_by = fields.Selection([("business", "Business"), ("customer", "Customer")], required=True)
+    category = fields.Selection(
+        [
+            ("marketing", "Marketing"),
+            ("utility", "Utility"),
+            ("authentication", "Authentication"),
+            ("service", "Service"),
+        ],
+        "Billing category",
+        help="Meta bills a conversation by the category of the template that opened it, or as service when the "
+        "customer opened it.",
+    )
     message_ids = fields.One2many("spoki.message", "conversation_id")
     message_count = fields.Integer(compute="_compute_message_count")
 
@@ -95,6 +112,10 @@ class SpokiConversation(models.Model):
                             when,
                             when + SESSION,
                             "customer" if message.direction == "incoming" else "business",
+                            pricing.conversation_category(
+                                "customer" if message.direction == "incoming" else "business",
+                                message.template_id.category if message.kind == "template" else None,
+                            ),
                             self.env.uid,
                         ),
                     )
@@ -102,18 +123,22 @@ class SpokiConversation(models.Model):
             assignments.append((message, slot))
         created = self.browse()
         if to_create:
+            # a credit set earlier in this transaction marks the conversations before these
+            self.env["spoki.account"].flush_model(["credit_mark"])
             # One multi-row INSERT (a campaign batch opens one conversation per
             # recipient): the ORM create costs ~1 ms a record here.
             rows = self.env.cr.execute_values(
                 """INSERT INTO spoki_conversation (account_id, company_id, partner_id, wa_phone, start_at, end_at,
-                                                   opened_by, create_uid, write_uid, create_date, write_date)
+                                                   opened_by, category, create_uid, write_uid, create_date,
+                                                   write_date)
                    SELECT v.account_id, v.company_id, v.partner_id, v.wa_phone, v.start_at, v.end_at, v.opened_by,
-                          v.uid, v.uid, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+                          v.category, v.uid, v.uid, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
                      FROM (VALUES %s) AS v(account_id, company_id, partner_id, wa_phone, start_at, end_at,
-                                           opened_by, uid)
+                                           opened_by, category, uid)
                 RETURNING id, account_id, wa_phone, start_at""",
                 [values for _slot, values in to_create],
-                template="(%s::int, %s::int, %s::int, %s::varchar, %s::timestamp, %s::timestamp, %s::varchar, %s::int)",
+                template="(%s::int, %s::int, %s::int, %s::varchar, %s::timestamp, %s::timestamp, %s::varchar, "
+                "%s::varchar, %s::int)",
                 page_size=max(len(to_create), 1),
                 fetch=True,
             )
@@ -130,3 +155,57 @@ class SpokiConversation(models.Model):
         )
         self.env["spoki.message"].invalidate_model(["conversation_id"])
         return created
+
+    @api.model
+    def _unlink_failed(self, message_ids):
+        """Messages ``message_ids`` failed after the provider accepted them
+        (linked to a session when they were accepted): they were never
+        exchanged. They leave their session, and the sessions of their
+        numbers from the first one touched on are rebuilt from the messages
+        that did go through (a session opened by a failed message disappears,
+        or starts at the next message exchanged with that number).
+        Set-based: three statements, then one ``_link_messages``."""
+        if not message_ids:
+            return
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT c.account_id, c.wa_phone, MIN(c.start_at)
+                     FROM spoki_message m JOIN spoki_conversation c ON c.id = m.conversation_id
+                    WHERE m.id = ANY(%s)
+                 GROUP BY c.account_id, c.wa_phone""",
+                list(message_ids),
+            )
+        )
+        if not rows:
+            return
+        accounts, phones, starts = (list(column) for column in zip(*rows))
+        # the sessions to rebuild: from the first touched one on, per number
+        conversation_ids = [
+            cid
+            for (cid,) in self.env.execute_query(
+                SQL(
+                    """SELECT c.id FROM spoki_conversation c
+                         JOIN unnest(%s::int[], %s::varchar[], %s::timestamp[]) AS k(account_id, wa_phone, since)
+                           ON c.account_id = k.account_id AND c.wa_phone = k.wa_phone AND c.start_at >= k.since
+                       FOR UPDATE OF c""",
+                    accounts,
+                    phones,
+                    starts,
+                )
+            )
+        ]
+        relink = [
+            mid
+            for (mid,) in self.env.execute_query(
+                SQL(
+                    """UPDATE spoki_message SET conversation_id = NULL
+                        WHERE conversation_id = ANY(%s) RETURNING id""",
+                    conversation_ids,
+                )
+            )
+        ]
+        self.env.cr.execute(SQL("DELETE FROM spoki_conversation WHERE id = ANY(%s)", conversation_ids))
+        self.invalidate_model()
+        self.env["spoki.message"].invalidate_model()  # states and links were written in SQL
+        self._link_messages(self.env["spoki.message"].sudo().browse(relink))

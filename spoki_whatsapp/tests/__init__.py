@@ -39,3 +39,5 @@ from . import test_account_setup
 from . import test_wording
 from . import test_campaign_preflight
 from . import test_campaign_preflight_ui
+from . import test_conversation
+from . import test_app_polish

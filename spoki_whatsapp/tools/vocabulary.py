@@ -56,6 +56,8 @@ QUALITY = [("high", "High"), ("medium", "Medium"), ("low", "Low"), ("unknown", "
 #: Higher is worse; a portfolio shows its worst member (unknown hides a good
 #: rating, not a known bad one).
 QUALITY_RANK = {"high": 0, "unknown": 1, "medium": 2, "low": 3}
+#: WhatsApp's own explanation of the quality rating (shown next to the badge).
+QUALITY_RATING_HELP_URL = "https://www.facebook.com/business/help/896873687365001"
 PHONE_STATUS = [
     ("connected", "Connected"),
     ("flagged", "Flagged"),

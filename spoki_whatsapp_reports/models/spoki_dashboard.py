@@ -6,6 +6,7 @@ from odoo.tools import SQL
 from odoo.tools.misc import format_date, formatLang
 
 from odoo.addons.spoki_whatsapp.models.spoki_conversation import SESSION
+from odoo.addons.spoki_whatsapp.tools.vocabulary import QUALITY_RATING_HELP_URL
 
 from ..tools import periods
 from .spoki_monthly_report import DELIVERED_STATES, FIGURES, SENT_STATES
@@ -56,11 +57,12 @@ class SpokiDashboard(models.AbstractModel):
     # ------------------------------------------------------------
 
     @api.model
-    def get_dashboard_data(self, account_id=None, period="day", date_from=None, date_to=None, now=None):
+    def get_dashboard_data(self, account_id=None, period="day", date_from=None, date_to=None, now=None, month=None):
         """Everything the dashboard shows for one account (the first accessible
         one when ``account_id`` is empty): accounts for the switcher, credit,
-        WhatsApp status, tier outlook, last month's KPIs, the messages chart,
-        campaigns paused by the quality guard, help links."""
+        WhatsApp status, tier outlook, the KPIs of ``month`` ("YYYY-MM", last
+        month by default), the messages chart, campaigns paused by the quality
+        guard, help links."""
         now = fields.Datetime.to_datetime(now) if now else fields.Datetime.now()
         accounts = self._get_accounts()
         account = self._get_account(account_id, accounts)
@@ -84,12 +86,22 @@ class SpokiDashboard(models.AbstractModel):
             account=self._account_header(account),
             status=self._get_status(account, live),
             outlook=self._get_outlook(live, outlook),
-            last_month=self._get_last_month(account, now),
+            last_month=self._get_month(account, now, month),
             chart=self._chart_data(account, period, date_from, date_to, now),
             paused_campaigns=self._get_paused_campaigns(account),
             tier_history=self._get_tier_history(account, now),
         )
         return data
+
+    @api.model
+    def get_month_data(self, account_id, month=None, now=None):
+        """The figures block alone, for the month ``month`` ("YYYY-MM") picked
+        on the dashboard."""
+        now = fields.Datetime.to_datetime(now) if now else fields.Datetime.now()
+        account = self._get_account(account_id, self._get_accounts())
+        if not account:
+            raise AccessError(self.env._("You don't have access to this WhatsApp account."))
+        return self._get_month(account, now, month)
 
     @api.model
     def get_chart_data(self, account_id, period="day", date_from=None, date_to=None, now=None):
@@ -157,8 +169,22 @@ class SpokiDashboard(models.AbstractModel):
             "name": account.name,
             "phone": account.phone or "",
             "provider": self._selection_label(account, "provider"),
-            "credit": account.credit_balance,
-            "credit_display": formatLang(self.env, account.credit_balance, currency_obj=account.currency_id),
+            **self._credit(account),
+        }
+
+    @api.model
+    def _credit(self, account):
+        """The credit card: a real balance, the sandbox's simulated one, or
+        none (the provider reports none: the card says so, no number)."""
+        figure = account._credit_figure()
+        value = figure["value"]
+        return {
+            "credit": value if value is not None else False,
+            "credit_display": formatLang(self.env, value, currency_obj=account.currency_id)
+            if value is not None
+            else self.env._("Not reported"),
+            "credit_real": figure["real"],
+            "credit_note": figure["note"],
         }
 
     @api.model
@@ -184,6 +210,7 @@ class SpokiDashboard(models.AbstractModel):
             "shared_numbers": live.tier_scope_size,
             "quality": account.quality,
             "quality_label": self._selection_label(account, "quality"),
+            "quality_help_url": QUALITY_RATING_HELP_URL,
             "phone_status": account.phone_status,
             "phone_status_label": self._selection_label(account, "phone_status"),
             "policy_label": self._selection_label(account, "tier_policy"),
@@ -223,8 +250,24 @@ class SpokiDashboard(models.AbstractModel):
 
     @api.model
     def _get_last_month(self, account, now):
+        return self._get_month(account, now)
+
+    @api.model
+    def _get_month(self, account, now, month=None):
+        """Figures of a calendar month (``"YYYY-MM"``; last month when empty)
+        and the months the picker offers: the current one and the 23 before."""
         tz = self._tz()
-        year, month = periods.previous_month(periods.local_today(now, tz))
+        today = periods.local_today(now, tz)
+        options = periods.month_options(today)
+        if month:
+            try:
+                year, month = periods.parse_month(month)
+            except ValueError:
+                raise UserError(self.env._("Choose a month from the list.")) from None
+            if (year, month) not in options:
+                raise UserError(self.env._("Choose a month from the list."))
+        else:
+            year, month = periods.previous_month(today)
         date_from, date_to = periods.month_range(year, month)
         Report = self.env["spoki.monthly.report"]
         totals, _daily = Report._compute_figures(account, date_from, date_to, tz, daily=False)
@@ -234,6 +277,15 @@ class SpokiDashboard(models.AbstractModel):
             "year": year,
             "month": month,
             "label": format_date(self.env, date_from, date_format="MMMM y"),
+            "value": f"{year}-{month:02d}",
+            "is_current": (year, month) == (today.year, today.month),
+            "options": [
+                {
+                    "value": f"{y}-{m:02d}",
+                    "label": format_date(self.env, periods.month_range(y, m)[0], date_format="MMMM y"),
+                }
+                for y, m in options
+            ],
             "figures": [
                 {"key": name, "label": label, "value": totals[name], "help": helps[name]}
                 for name, label in zip(FIGURES, labels)

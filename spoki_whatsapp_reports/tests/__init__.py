@@ -6,3 +6,5 @@ from . import test_access
 from . import test_ui
 from . import test_access_matrix
 from . import test_figures_fast_path
+from . import test_dashboard_polish
+from . import test_ui_polish

@@ -30,6 +30,7 @@ MODELS = {
 METHODS = {
     ("spoki.dashboard", "get_dashboard_data"): Call(AGENTS, on="model", kwargs=lambda case: _account(case)),
     ("spoki.dashboard", "get_chart_data"): Call(AGENTS, on="model", kwargs=lambda case: _account(case)),
+    ("spoki.dashboard", "get_month_data"): Call(AGENTS, on="model", kwargs=lambda case: _account(case)),
     ("spoki.monthly.report", "action_open_month"): Call(
         AGENTS, on="model", kwargs=lambda case: dict(_account(case), year=2025, month=3)
     ),

@@ -24,7 +24,9 @@ __all__ = [
     "local_midnight_utc",
     "local_today",
     "month_range",
+    "month_options",
     "month_range_utc",
+    "parse_month",
     "previous_month",
     "to_local",
 ]
@@ -96,6 +98,22 @@ def previous_month(today):
     """(year, month) of the calendar month before ``today``'s."""
     first = today.replace(day=1) - timedelta(days=1)
     return first.year, first.month
+
+
+def month_options(today, count=24):
+    """``[(year, month), …]`` of the month of ``today`` and the ``count - 1``
+    months before it, newest first (the dashboard's month picker)."""
+    first = today.replace(day=1)
+    return [(day.year, day.month) for day in (_add_months(first, -back) for back in range(count))]
+
+
+def parse_month(value):
+    """``"YYYY-MM"`` → ``(year, month)``; ValueError when malformed."""
+    year, _sep, month = str(value or "").partition("-")
+    year, month = int(year), int(month)
+    if not (2000 <= year <= 2999 and 1 <= month <= 12):
+        raise ValueError(f"Not a month: {value!r}")
+    return year, month
 
 
 def _add_months(day, months):

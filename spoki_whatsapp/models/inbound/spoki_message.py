@@ -425,7 +425,9 @@ class SpokiMessage(models.Model):
     def _apply_failures(self, account, events):
         """``failed`` events ``{provider id: event}``: the provider's error
         mapped to our codes and readable reasons; the account hears of the
-        codes (the quality guard watches for spam rate limits)."""
+        codes (the quality guard watches for spam rate limits). A message
+        that failed after being accepted leaves its 24-hour session (see
+        ``spoki.conversation._unlink_failed``)."""
         provider = account._get_provider(clock=self._clock())
         pids, stamps, codes, reasons = [], [], [], []
         for pid, event in events.items():
@@ -443,7 +445,8 @@ class SpokiMessage(models.Model):
                      FROM unnest(%(pids)s::varchar[], %(stamps)s::timestamp[], %(codes)s::varchar[],
                                  %(reasons)s::varchar[]) AS v(pid, ts, code, reason)
                     WHERE m.account_id = %(account)s AND m.direction = 'outgoing'
-                      AND m.provider_message_id = v.pid AND m.state IN ('sending', 'sent')""",
+                      AND m.provider_message_id = v.pid AND m.state IN ('sending', 'sent')
+                RETURNING m.id, m.conversation_id""",
                 account=account.id,
                 pids=pids,
                 stamps=stamps,
@@ -451,7 +454,10 @@ class SpokiMessage(models.Model):
                 reasons=reasons,
             )
         )
-        changed = self.env.cr.rowcount
+        rows = self.env.cr.fetchall()
+        changed = len(rows)
+        # accepted, then undeliverable: never exchanged, so not a conversation
+        self.env["spoki.conversation"]._unlink_failed([mid for mid, conversation_id in rows if conversation_id])
         account._on_provider_errors(set(codes))
         return changed
 

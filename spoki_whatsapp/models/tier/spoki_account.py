@@ -77,6 +77,16 @@ class SpokiAccount(models.Model):
         copy=False,
         default=1,
     )
+    # the same counters, live (what the dashboard shows): the form reads these
+    live_users_24h = fields.Integer(
+        "Unique users (24 h)",
+        compute="_compute_live_users",
+        help="Distinct numbers reached by business-initiated messages in the last 24 hours "
+        "(replies inside a customer-opened window don't count). Counted now, like the dashboard.",
+    )
+    live_users_7d = fields.Integer("Unique users (7 days)", compute="_compute_live_users")
+    live_portfolio_users_24h = fields.Integer("Unique users sharing the limit (24 h)", compute="_compute_live_users")
+    live_portfolio_users_7d = fields.Integer("Unique users sharing the limit (7 days)", compute="_compute_live_users")
     tier_usage_24h = fields.Float("Limit used (24 h)", compute="_compute_tier_usage_24h")
     limit_reached_at = fields.Datetime(
         "Daily limit first reached",
@@ -140,7 +150,23 @@ class SpokiAccount(models.Model):
     def _compute_tier_usage_24h(self):
         for account in self:
             limit = account.tier_limit
-            account.tier_usage_24h = min(100.0, 100.0 * account.portfolio_users_24h / limit) if limit else 0.0
+            account.tier_usage_24h = min(100.0, 100.0 * account.live_portfolio_users_24h / limit) if limit else 0.0
+
+    def _compute_live_users(self):
+        """The unique-user counters at this instant, from the tier tracking's
+        own evaluation (``_tier_evaluate``, the dashboard's source): the form
+        never lags behind the dashboard until the next "Compute now"."""
+        saved = self.filtered("id")
+        values = {}
+        if saved:
+            for _members, _outlook, member_values in saved.sudo()._tier_evaluate().values():
+                values.update(member_values)
+        for account in self:
+            live = values.get(account.id, {})
+            account.live_users_24h = live.get("unique_users_24h", 0)
+            account.live_users_7d = live.get("unique_users_7d", 0)
+            account.live_portfolio_users_24h = live.get("portfolio_users_24h", 0)
+            account.live_portfolio_users_7d = live.get("portfolio_users_7d", 0)
 
     @api.depends("tier_level_id", "tier_policy")
     def _compute_tier_next_level_id(self):

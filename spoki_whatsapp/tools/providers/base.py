@@ -198,6 +198,11 @@ class WhatsAppProvider:
     #: :meth:`send_media`) and incoming replies name it (``InboundMessage.reply_to``);
     #: otherwise a reply is sent as a plain message.
     supports_replies = False
+    #: True when :meth:`get_account_info` gives a real credit balance (Spoki's
+    #: API; the sandbox's own consumption by the price list); False when the
+    #: provider has none to give (Meta bills afterwards): the product then
+    #: says so instead of showing a number.
+    reports_credit = False
 
     def __init__(self, config, clock=None):
         self.config = dict(config)

@@ -191,7 +191,7 @@ class SandboxProvider(CloudApiWebhook, WhatsAppProvider):
         "approve_delay": "sandbox_approve_delay",
         "quality": "quality",
         "phone_status": "phone_status",
-        "credit": "credit_balance",
+        "credit": "credit_left",
         "app_secret": "meta_app_secret",
     }
     supports_status_polling = True
@@ -199,6 +199,7 @@ class SandboxProvider(CloudApiWebhook, WhatsAppProvider):
     simulated = True
     supports_reactions = True
     supports_replies = True
+    reports_credit = True  # the credit set on the account minus its conversations at the price list
 
     # idempotency key → message id, shared by every instance of the process
     # (the sandbox has no server; this is its "server-side" memory).

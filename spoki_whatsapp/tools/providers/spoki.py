@@ -292,6 +292,7 @@ class SpokiProvider(WhatsAppProvider):
     config_fields = {"api_key": "spoki_api_key", "webhook_secret": "spoki_webhook_secret"}
     supports_status_polling = True
     supports_lookup = True
+    reports_credit = True  # ``current_credit`` of the account
 
     # template name → id, shared per (endpoint, api key) by every instance
     _template_cache: ClassVar[dict] = {}

@@ -1,12 +1,15 @@
 import { Component, onWillStart, onWillUnmount, useEffect, useRef, useState } from "@odoo/owl";
 import { loadBundle } from "@web/core/assets";
+import { DateTimeInput } from "@web/core/datetime/datetime_input";
+import { deserializeDate, deserializeDateTime, formatDate, serializeDate } from "@web/core/l10n/dates";
+import { localization } from "@web/core/l10n/localization";
 import { Dropdown } from "@web/core/dropdown/dropdown";
 import { DropdownItem } from "@web/core/dropdown/dropdown_item";
 import { _t } from "@web/core/l10n/translation";
 import { download } from "@web/core/network/download";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
-import { formatInteger } from "@web/views/fields/formatters";
+import { formatFloat, formatInteger } from "@web/views/fields/formatters";
 import { useSetupAction } from "@web/search/action_hook";
 import { Layout } from "@web/search/layout";
 import { useSpokiLiveRefresh } from "@spoki_whatsapp/live/live_refresh";
@@ -22,7 +25,7 @@ const PHONE_CLASSES = { connected: "success", flagged: "warning", restricted: "d
  */
 export class SpokiDashboard extends Component {
     static template = "spoki_whatsapp_reports.Dashboard";
-    static components = { Layout, Dropdown, DropdownItem };
+    static components = { Layout, Dropdown, DropdownItem, DateTimeInput };
     static props = { ...standardActionServiceProps };
 
     setup() {
@@ -44,6 +47,7 @@ export class SpokiDashboard extends Component {
             period: past.period || "day",
             dateFrom: past.dateFrom || false,
             dateTo: past.dateTo || false,
+            month: past.month || false,
         });
         useSetupAction({
             getLocalState: () => ({
@@ -51,6 +55,7 @@ export class SpokiDashboard extends Component {
                 period: this.state.period,
                 dateFrom: this.state.dateFrom,
                 dateTo: this.state.dateTo,
+                month: this.state.month,
             }),
         });
         onWillStart(async () => {
@@ -93,9 +98,11 @@ export class SpokiDashboard extends Component {
             period: this.state.period,
             date_from: this.state.dateFrom || false,
             date_to: this.state.dateTo || false,
+            month: this.state.month || false,
         });
         this.state.data = data;
         this.state.accountId = data.account_id;
+        this.state.month = data.last_month ? data.last_month.value : false;
         this.state.chart = data.chart || null;
         if (data.chart) {
             this.state.dateFrom = data.chart.date_from;
@@ -158,6 +165,11 @@ export class SpokiDashboard extends Component {
         return Math.min(100, Math.max(0, this.status.usage_percent || 0));
     }
 
+    /** The gauge's percentage in the user's number format (Italian: 1,2). */
+    get gaugeDisplay() {
+        return formatFloat(this.gaugeValue, { digits: [false, 1] });
+    }
+
     get helpLinks() {
         const help = this.state.data.help || {};
         return [
@@ -207,13 +219,44 @@ export class SpokiDashboard extends Component {
         await this.loadChart();
     }
 
-    async onRangeChange(ev, which) {
-        const value = ev.target.value;
+    /** The range pickers (Odoo's date input: the user's language format). */
+    dateValue(which) {
+        return this.state[which] ? deserializeDate(this.state[which]) : false;
+    }
+
+    async onRangeChange(value, which) {
         if (!value) {
             return;
         }
-        this.state[which] = value;
+        const serialized = serializeDate(value);
+        if (serialized === this.state[which]) {
+            return;
+        }
+        this.state[which] = serialized;
         await this.loadChart();
+    }
+
+    /**
+     * Axis label of a bucket (its local start, "YYYY-MM-DD HH:MM:SS") in the
+     * user's language: the date format of Settings › Languages, month names of
+     * the user's locale.
+     */
+    bucketLabel(period, bucket) {
+        const start = deserializeDateTime(bucket, { tz: "utc" }).setZone("utc");
+        const time = localization.shortTimeFormat || "HH:mm";
+        switch (period) {
+            case "minute":
+            case "hour":
+                return `${formatDate(start, { condensed: true })} ${start.toFormat(time)}`;
+            case "day":
+                return formatDate(start);
+            case "month":
+                return start.toFormat("MMM yyyy");
+            case "quarter":
+                return _t("Q%(quarter)s %(year)s", { quarter: start.toFormat("q"), year: start.toFormat("yyyy") });
+            default:
+                return start.toFormat("yyyy");
+        }
     }
 
     async onDownload(format) {
@@ -226,6 +269,13 @@ export class SpokiDashboard extends Component {
                 date_to: this.state.dateTo || "",
             },
         });
+    }
+
+    async onMonthChange(ev) {
+        const month = ev.target.value;
+        const figures = await this.orm.call("spoki.dashboard", "get_month_data", [this.state.accountId], { month });
+        this.state.month = figures.value;
+        this.state.data.last_month = figures;
     }
 
     async openMonthlyReport() {
@@ -257,6 +307,19 @@ export class SpokiDashboard extends Component {
     // Chart
     // ------------------------------------------------------------------
 
+    /** Chart.js ticks in the user's number format (Italian: 1.000). */
+    integerTicks() {
+        return { precision: 0, callback: (value) => (Number.isInteger(value) ? this.formatInt(value) : null) };
+    }
+
+    integerTooltip() {
+        return {
+            callbacks: {
+                label: (context) => `${context.dataset.label}: ${this.formatInt(context.parsed.y)}`,
+            },
+        };
+    }
+
     renderChart() {
         const canvas = this.canvasRef.el;
         const chartData = this.state.chart;
@@ -266,7 +329,7 @@ export class SpokiDashboard extends Component {
         const config = {
             type: "bar",
             data: {
-                labels: chartData.labels,
+                labels: (chartData.buckets || []).map((bucket) => this.bucketLabel(chartData.period, bucket)),
                 datasets: [
                     {
                         label: _t("Incoming"),
@@ -290,9 +353,9 @@ export class SpokiDashboard extends Component {
                 interaction: { mode: "index", intersect: false },
                 scales: {
                     x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true } },
-                    y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
+                    y: { stacked: true, beginAtZero: true, ticks: this.integerTicks() },
                 },
-                plugins: { legend: { position: "bottom" } },
+                plugins: { legend: { position: "bottom" }, tooltip: this.integerTooltip() },
             },
         };
         if (this.chart) {
@@ -312,7 +375,7 @@ export class SpokiDashboard extends Component {
         this.historyChart = new window.Chart(canvas, {
             type: "line",
             data: {
-                labels: history.labels,
+                labels: history.labels.map((day) => formatDate(deserializeDate(day))),
                 datasets: [
                     {
                         label: _t("Peak unique users (24 h)"),
@@ -342,8 +405,8 @@ export class SpokiDashboard extends Component {
                 maintainAspectRatio: false,
                 animation: false,
                 interaction: { mode: "index", intersect: false },
-                scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
-                plugins: { legend: { position: "bottom" } },
+                scales: { y: { beginAtZero: true, ticks: this.integerTicks() } },
+                plugins: { legend: { position: "bottom" }, tooltip: this.integerTooltip() },
             },
         });
     }
