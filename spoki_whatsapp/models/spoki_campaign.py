@@ -346,37 +346,44 @@ class SpokiCampaign(models.Model):
             sources.append(query.select(SQL.identifier("res_partner", "id")))
         if not sources:
             return {"partner_ids": [], "duplicates": 0, "opted_out": 0, "invalid": 0}
-        self.env.cr.execute(
+        # Set-based, one statement: the contacts with a valid number grouped by
+        # number (the oldest one receives it); a number is opted out when any
+        # contact with it is (any company, archived too), joined to that set of
+        # numbers once rather than probed per contact. No JIT: compiling this
+        # plan took PostgreSQL longer (1-2.7 s at 100,000) than running it.
+        cr = self.env.cr
+        cr.execute("SET LOCAL jit = off")
+        cr.execute(
             SQL(
-                """SELECT p.id, p.wa_phone, p.wa_phone_valid,
-                          p.wa_opt_out OR EXISTS (SELECT 1 FROM res_partner o
-                                                   WHERE o.wa_opt_out AND o.wa_phone = p.wa_phone)
-                     FROM res_partner p
-                    WHERE p.id IN (%s) AND p.active
-                      AND (p.company_id IS NULL OR p.company_id = %s)
-                 ORDER BY p.id""",
+                """WITH candidates AS MATERIALIZED (
+                        SELECT p.id, p.wa_phone,
+                               COALESCE(p.wa_phone, '') != '' AND COALESCE(p.wa_phone_valid, FALSE) AS valid
+                          FROM res_partner p
+                         WHERE p.id IN (%s) AND p.active
+                           AND (p.company_id IS NULL OR p.company_id = %s)),
+                   numbers AS MATERIALIZED (
+                        SELECT c.wa_phone, min(c.id) AS first_id, count(*) AS contacts
+                          FROM candidates c WHERE c.valid GROUP BY c.wa_phone),
+                   opted AS (
+                        SELECT DISTINCT o.wa_phone FROM res_partner o
+                         WHERE o.wa_opt_out AND o.wa_phone IN (SELECT wa_phone FROM numbers)),
+                   marked AS MATERIALIZED (
+                        SELECT n.first_id, n.contacts, opted.wa_phone IS NOT NULL AS opted_out
+                          FROM numbers n LEFT JOIN opted ON opted.wa_phone = n.wa_phone)
+                 SELECT (SELECT count(*) FROM candidates WHERE NOT valid),
+                        (SELECT COALESCE(sum(contacts - 1), 0) FROM marked),
+                        (SELECT count(*) FROM marked WHERE opted_out),
+                        (SELECT array_agg(first_id ORDER BY first_id) FROM marked WHERE NOT opted_out)""",
                 SQL(" UNION ").join(sources),
                 self.account_id.company_id.id,
             )
         )
-        partner_ids, seen, opted_numbers = [], set(), set()
-        duplicates = invalid = 0
-        for partner_id, number, valid, opted_out in self.env.cr.fetchall():
-            if not number or not valid:
-                invalid += 1
-                continue
-            if number in seen or number in opted_numbers:
-                duplicates += 1
-                continue
-            if opted_out:
-                opted_numbers.add(number)
-                continue
-            seen.add(number)
-            partner_ids.append(partner_id)
+        invalid, duplicates, opted_out, partner_ids = cr.fetchone()
+        cr.execute("SET LOCAL jit = DEFAULT")
         return {
-            "partner_ids": partner_ids,
-            "duplicates": duplicates,
-            "opted_out": len(opted_numbers),
+            "partner_ids": partner_ids or [],
+            "duplicates": int(duplicates),
+            "opted_out": opted_out,
             "invalid": invalid,
         }
 
@@ -542,7 +549,8 @@ class SpokiCampaign(models.Model):
                 "excluded_missing_count": self.excluded_missing_count + missing,
                 "enqueue_missing_examples": (known + examples)[:MISSING_EXAMPLES],
                 "enqueue_cursor": chunk_ids[-1],
-                "enqueue_done": self.enqueue_done + len(chunk_ids),
+                # position in the selection: right even when a chunk is done again
+                "enqueue_done": position + len(chunk_ids),
                 "enqueue_seconds": self.enqueue_seconds + time.monotonic() - started,
             }
         )
