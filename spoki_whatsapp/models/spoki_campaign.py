@@ -6,7 +6,6 @@ the rest. One model, kept whole (~700 lines: the recipients' SQL, the
 rendering and the enqueue job share the campaign's invariants).
 """
 
-import bisect
 import contextlib
 import io
 import json
@@ -30,7 +29,8 @@ class SpokiCampaign(models.Model):
     and/or a domain (union), one message per WhatsApp number.
 
     Start returns at once: the campaign is ``starting`` and the job "WhatsApp:
-    campaign enqueue" (``_cron_enqueue``) selects the recipients and enqueues
+    campaign enqueue" (``_cron_enqueue``) selects the recipients once (kept in
+    ``spoki_campaign_recipient`` until they are all queued) and enqueues
     them in committed chunks (``spoki_whatsapp.campaign_enqueue_chunk``
     contacts, SQL, no ORM create loop), resuming after the last contact done
     (``enqueue_cursor``) when its time budget runs out or a worker dies; the
@@ -200,6 +200,18 @@ class SpokiCampaign(models.Model):
                 continue
             campaign.estimated_count = len(selection["partner_ids"])
 
+    def init(self):
+        # The recipients frozen at the start, while the enqueue job queues them
+        # (see _enqueue_snapshot): read and written only by the job in SQL,
+        # hence a table without a model.
+        self.env.cr.execute(
+            """CREATE TABLE IF NOT EXISTS spoki_campaign_recipient (
+                   campaign_id integer NOT NULL REFERENCES spoki_campaign(id) ON DELETE CASCADE,
+                   partner_id integer NOT NULL,
+                   seq integer NOT NULL,
+                   PRIMARY KEY (campaign_id, partner_id))"""
+        )
+
     # ------------------------------------------------------------
     # CRUD
     # ------------------------------------------------------------
@@ -285,6 +297,7 @@ class SpokiCampaign(models.Model):
                 SQL("DELETE FROM spoki_message WHERE campaign_id = %s AND state = 'queued'", campaign.id)
             )
             removed = self.env.cr.rowcount
+            campaign._enqueue_drop_snapshot()
             self.env["spoki.message"].invalidate_model()
             campaign.invalidate_recordset()
             campaign.write({"state": "cancelled", "cancelled_count": campaign.cancelled_count + removed})
@@ -397,6 +410,7 @@ class SpokiCampaign(models.Model):
 
     def _start_enqueue(self, now):
         """The campaign starts: the enqueue job will queue its recipients."""
+        self._enqueue_drop_snapshot()
         self.write(
             {
                 "state": "starting",
@@ -525,19 +539,22 @@ class SpokiCampaign(models.Model):
         self.invalidate_recordset()
         if state["selection"] is None:
             self._check_startable()
-            state["selection"] = selection = self._select_recipients()
-            if not self.enqueue_total:
-                self.write(
-                    {
-                        "enqueue_total": len(selection["partner_ids"]),
-                        "duplicate_count": selection["duplicates"],
-                        "excluded_optout_count": selection["opted_out"],
-                        "excluded_invalid_count": selection["invalid"],
-                    }
-                )
-        partner_ids = state["selection"]["partner_ids"]
-        position = bisect.bisect_right(partner_ids, cursor or 0)
-        chunk_ids = partner_ids[position : position + chunk_size]
+            state["selection"] = self._enqueue_snapshot()
+        # the next contacts of the snapshot (still existing), with their position
+        cr.execute(
+            SQL(
+                """SELECT r.partner_id, r.seq FROM spoki_campaign_recipient r
+                     JOIN res_partner p ON p.id = r.partner_id
+                    WHERE r.campaign_id = %s AND r.partner_id > %s
+                 ORDER BY r.partner_id LIMIT %s""",
+                self.id,
+                cursor or 0,
+                chunk_size,
+            )
+        )
+        rows = cr.fetchall()
+        chunk_ids = [partner_id for partner_id, _seq in rows]
+        position = rows[0][1] - 1 if rows else 0
         if not chunk_ids:
             self._enqueue_finish()
             return None
@@ -556,10 +573,47 @@ class SpokiCampaign(models.Model):
         )
         state["done"] += len(chunk_ids)
         self._spoki_live_notify()
-        return len(partner_ids) - position - len(chunk_ids)
+        return max(state["selection"] - position - len(chunk_ids), 0)
+
+    def _enqueue_snapshot(self):
+        """The recipients, selected once and kept (committed with the first
+        chunk) in ``spoki_campaign_recipient`` (campaign, contact, position):
+        the job's later runs and a resumed campaign read their chunks from it
+        instead of selecting again (seconds at 1,000,000 contacts), and the
+        recipient set is the one of the start. Returns the number of
+        recipients."""
+        cr = self.env.cr
+        cr.execute(SQL("SELECT count(*) FROM spoki_campaign_recipient WHERE campaign_id = %s", self.id))
+        count = cr.fetchone()[0]
+        if count:
+            return count
+        selection = self._select_recipients()
+        partner_ids = selection["partner_ids"]
+        cr.execute(
+            SQL(
+                """INSERT INTO spoki_campaign_recipient (campaign_id, partner_id, seq)
+                   SELECT %s, t.partner_id, t.seq FROM unnest(%s::int[]) WITH ORDINALITY AS t(partner_id, seq)""",
+                self.id,
+                partner_ids,
+            )
+        )
+        if not self.enqueue_total:
+            self.write(
+                {
+                    "enqueue_total": len(partner_ids),
+                    "duplicate_count": selection["duplicates"],
+                    "excluded_optout_count": selection["opted_out"],
+                    "excluded_invalid_count": selection["invalid"],
+                }
+            )
+        return len(partner_ids)
+
+    def _enqueue_drop_snapshot(self):
+        self.env.cr.execute(SQL("DELETE FROM spoki_campaign_recipient WHERE campaign_id = ANY(%s)", self.ids))
 
     def _enqueue_finish(self):
         """Every recipient is queued: the campaign runs."""
+        self._enqueue_drop_snapshot()
         now = self.env["spoki.message"]._now()
         self.write({"state": "running", "enqueued_at": now})
         self._spoki_live_notify()

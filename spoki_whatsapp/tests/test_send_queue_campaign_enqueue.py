@@ -182,3 +182,22 @@ class TestCampaignEnqueueJob(MessagingCommon):
         messages = self._messages(campaign)
         self.assertEqual(len(messages), 25)
         self.assertEqual(messages.partner_id, self.partners, "each recipient once")
+
+    def test_recipients_frozen_at_start(self):
+        """The job selects the recipients once (its first chunk) and keeps them:
+        its later runs read the next chunks from that snapshot, so a contact
+        added to the list meanwhile is not queued, and the snapshot is dropped
+        once every recipient is queued."""
+        campaign = self._campaign()
+        campaign.action_start()
+        self.Campaign._enqueue_pending(auto_commit=False, time_budget=1e-9)
+        self.assertEqual((campaign.enqueue_done, campaign.enqueue_total), (10, 25))
+        late = self._create_partners(1, prefix="+39356")
+        self.big_list.partner_ids = [(4, late.id)]
+        with patch.object(SpokiCampaign, "_select_recipients", side_effect=AssertionError("selected once")):
+            done, remaining = self.Campaign._enqueue_pending(auto_commit=False)
+        self.assertEqual((done, remaining), (15, 0))
+        self.assertEqual((campaign.state, campaign.recipient_count, campaign.enqueue_done), ("running", 25, 25))
+        self.assertEqual(self._messages(campaign).partner_id, self.partners)
+        self.env.cr.execute("SELECT count(*) FROM spoki_campaign_recipient WHERE campaign_id = %s", [campaign.id])
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
