@@ -1,9 +1,11 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..tools import template_rules
 from ..tools.names import split_name
 from ..tools.phone import normalize_phone
+from ..tools.template_render import builtin_values
 from .spoki_dynamic_field import BUILTIN_NAMES
 
 # Why a number can't be used (codes of tools.phone.normalize_phone).
@@ -211,6 +213,76 @@ class ResPartner(models.Model):
         self.ensure_one()
         first, last = self._spoki_split_name()
         return {"NOME": first, "COGNOME": last, "TELEFONO": self.wa_phone or "", "EMAIL": self.email or ""}
+
+    def _spoki_render_data(self):
+        """``{partner id: {'wa_phone', 'lang', 'tz', 'values'}}``: what a
+        template needs to be rendered for these contacts, ``values`` being
+        ``{NAME: typed value}`` as :meth:`_spoki_get_values` gives it. Stored
+        contacts are read set-based (one query for the contacts, one for their
+        dynamic values, whatever their number: a campaign renders thousands at
+        a time); new records (a form's, with unsaved changes) through the ORM."""
+        if any(not isinstance(partner_id, int) for partner_id in self._ids):
+            return self._spoki_render_data_orm()
+        return self._spoki_render_data_sql()
+
+    def _spoki_render_data_orm(self):
+        """:meth:`_spoki_render_data` read record by record through the ORM."""
+        values = self._spoki_get_values()
+        return {
+            partner.id: {
+                "wa_phone": partner.wa_phone,
+                "lang": partner.lang,
+                "tz": partner.tz,
+                "values": values[partner],
+            }
+            for partner in self
+        }
+
+    def _spoki_render_data_sql(self):
+        """:meth:`_spoki_render_data` in two queries, after the same access
+        checks as the ORM's (the contacts readable, their values through the
+        value model's record rules)."""
+        if not self:
+            return {}
+        self.check_access("read")
+        columns = ["wa_phone", "lang", "tz", "name", "is_company", "wa_first_name", "wa_last_name", "email"]
+        self.flush_recordset(columns)
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                "SELECT id, %s FROM res_partner WHERE id = ANY(%s)",
+                SQL(", ").join(SQL.identifier(column) for column in columns),
+                list(self.ids),
+            )
+        )
+        rows = {}
+        for partner_id, wa_phone, lang, tz, name, is_company, first, last, email in cr.fetchall():
+            rows[partner_id] = {  # False for NULL, as the ORM reads it
+                "wa_phone": wa_phone or False,
+                "lang": lang or False,
+                "tz": tz or False,
+                "values": builtin_values(name, is_company, first, last, wa_phone, email),
+            }
+        Value = self.env["spoki.dynamic.value"]
+        Value.flush_model(["partner_id", "field_id", "value_text", "value_date", "value_datetime"])
+        self.env["spoki.dynamic.field"].flush_model(["name", "field_type"])
+        query = Value._search([("partner_id", "in", list(rows))])
+        cr.execute(
+            SQL(
+                """SELECT v.partner_id, f.name,
+                          CASE f.field_type WHEN 'text' THEN v.value_text END,
+                          CASE f.field_type WHEN 'date' THEN v.value_date END,
+                          CASE f.field_type WHEN 'datetime' THEN v.value_datetime END
+                     FROM spoki_dynamic_value v
+                     JOIN spoki_dynamic_field f ON f.id = v.field_id
+                    WHERE v.id IN (%s)
+                 ORDER BY v.field_id""",
+                query.select(SQL.identifier("spoki_dynamic_value", "id")),
+            )
+        )
+        for partner_id, name, text, day, moment in cr.fetchall():
+            rows[partner_id]["values"][name] = text or day or moment or ""
+        return {partner_id: rows[partner_id] for partner_id in self.ids if partner_id in rows}
 
     def _spoki_get_values(self):
         """{partner: {NAME: typed value}} with built-ins and ON fields, read in

@@ -10,9 +10,6 @@ import json
 import logging
 import re
 import unicodedata
-from datetime import date, datetime
-
-import pytz
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -20,7 +17,7 @@ from odoo.osv import expression
 
 from odoo.addons.base.models.res_partner import _lang_get
 
-from ..tools import template_rules
+from ..tools import template_render, template_rules
 from ..tools.providers.base import ProviderError, TemplateSpec, utcnow
 from .spoki_dynamic_value import parse_typed
 from .spoki_message import context_clock
@@ -531,51 +528,20 @@ class SpokiTemplate(models.Model):
         """
         self.ensure_one()
         bodies = self._bodies()
-        langs = list(bodies)
-        names_by_lang = {lang: template_rules.placeholders(body) for lang, body in bodies.items()}
-        mapping = self._positional_mapping()
-        payload = self._parse_payload(payload)
-        values_by_partner = partners._spoki_get_values()
-        default_tz = self.env.user.tz or "UTC"
-        tz_cache, format_cache, result = {}, {}, {}
-        for partner in partners:
-            lang = (
-                template_rules.language_for_number(partner.wa_phone, langs, partner.lang, self.lang)
-                if len(langs) > 1
-                else langs[0]  # one language: no number parsing needed
-            )
-            tz_name = partner.tz or default_tz
-            if tz_name not in tz_cache:
-                try:
-                    tz_cache[tz_name] = pytz.timezone(tz_name)
-                except pytz.UnknownTimeZoneError:
-                    tz_cache[tz_name] = pytz.utc
-            tz = tz_cache[tz_name]
-            values = dict(values_by_partner.get(partner, {}), **payload)
-            texts = {}
-            for name in names_by_lang[lang]:
-                value = values.get(name)
-                if isinstance(value, datetime):
-                    if value.tzinfo is None:
-                        value = pytz.utc.localize(value)
-                    value = value.astimezone(tz).replace(tzinfo=None)
-                if isinstance(value, (date, datetime)):
-                    key = (lang, value)
-                    if key not in format_cache:
-                        format_cache[key] = template_rules.format_value(value, lang)
-                    value = format_cache[key]
-                elif value is not None and value is not False and not isinstance(value, str):
-                    value = template_rules.format_value(value, lang)
-                texts[name] = value
-            body, missing = template_rules.render(bodies[lang], texts)
-            result[partner.id] = {
-                "lang": lang,
-                "provider_lang": provider_lang_code(lang),
-                "body": body,
-                "params": template_rules.positional_params(mapping, texts, names=names_by_lang[lang]),
-                "missing": missing,
-            }
-        return result
+        renderer = template_render.BatchRenderer(
+            bodies,
+            self._positional_mapping(),
+            template_lang=self.lang,
+            payload=self._parse_payload(payload),
+            default_tz=self.env.user.tz or "UTC",
+            provider_langs={lang: provider_lang_code(lang) for lang in bodies},
+        )
+        # contacts read set-based, rendered in plain Python (tools/template_render.py)
+        rows = partners._spoki_render_data()
+        return {
+            partner_id: renderer.render(row["wa_phone"], row["lang"], row["tz"], row["values"])
+            for partner_id, row in rows.items()
+        }
 
     # ------------------------------------------------------------
     # PRIVATE

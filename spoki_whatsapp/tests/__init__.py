@@ -41,3 +41,4 @@ from . import test_campaign_preflight
 from . import test_campaign_preflight_ui
 from . import test_conversation
 from . import test_app_polish
+from . import test_template_render_batch

@@ -1,6 +1,8 @@
 from datetime import timedelta
 from unittest.mock import patch
 
+import psycopg2
+
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -150,3 +152,52 @@ class TestCampaignEnqueueJob(MessagingCommon):
         self.assertEqual((campaign.state, campaign.cancelled_count), ("cancelled", 10))
         self.Campaign._enqueue_pending(auto_commit=False)
         self.assertFalse(self._messages(campaign))
+
+    def test_job_killed_mid_enqueue_resumes_without_duplicates(self):
+        """A worker dying in the middle of a chunk (its transaction lost) leaves
+        the committed chunks and the progress as they were; the next run goes
+        on from the last committed contact and queues each recipient once."""
+        campaign = self._campaign()
+        campaign.action_start()
+        self.Campaign._enqueue_pending(auto_commit=False, time_budget=1e-9)
+        self.assertEqual((campaign.enqueue_done, campaign.recipient_count), (10, 10))
+        original = SpokiCampaign._enqueue_partners
+
+        def killed(campaign_self, partner_ids):
+            original(campaign_self, partner_ids)  # the chunk is written, then the connection dies
+            raise psycopg2.OperationalError("server closed the connection unexpectedly")
+
+        with patch.object(SpokiCampaign, "_enqueue_partners", killed), self.assertRaises(psycopg2.OperationalError):
+            self.Campaign._enqueue_pending(auto_commit=False)
+        campaign.invalidate_recordset()
+        self.assertEqual(campaign.state, "starting", "not the campaign's fault: it stays to be queued")
+        self.assertEqual((campaign.enqueue_done, campaign.enqueue_total, campaign.enqueue_progress), (10, 25, 40.0))
+        self.assertEqual(len(self._messages(campaign)), 10, "the killed chunk left nothing")
+        # even a progress cursor lost with it (queued numbers are skipped, not queued twice)
+        campaign.enqueue_cursor = 0
+        done, remaining = self.Campaign._enqueue_pending(auto_commit=False)
+        self.assertEqual((done, remaining), (25, 0))
+        self.assertEqual((campaign.state, campaign.recipient_count, campaign.enqueue_progress), ("running", 25, 100.0))
+        self.assertEqual((campaign.enqueue_done, campaign.enqueue_total), (25, 25))
+        messages = self._messages(campaign)
+        self.assertEqual(len(messages), 25)
+        self.assertEqual(messages.partner_id, self.partners, "each recipient once")
+
+    def test_recipients_frozen_at_start(self):
+        """The job selects the recipients once (its first chunk) and keeps them:
+        its later runs read the next chunks from that snapshot, so a contact
+        added to the list meanwhile is not queued, and the snapshot is dropped
+        once every recipient is queued."""
+        campaign = self._campaign()
+        campaign.action_start()
+        self.Campaign._enqueue_pending(auto_commit=False, time_budget=1e-9)
+        self.assertEqual((campaign.enqueue_done, campaign.enqueue_total), (10, 25))
+        late = self._create_partners(1, prefix="+39356")
+        self.big_list.partner_ids = [(4, late.id)]
+        with patch.object(SpokiCampaign, "_select_recipients", side_effect=AssertionError("selected once")):
+            done, remaining = self.Campaign._enqueue_pending(auto_commit=False)
+        self.assertEqual((done, remaining), (15, 0))
+        self.assertEqual((campaign.state, campaign.recipient_count, campaign.enqueue_done), ("running", 25, 25))
+        self.assertEqual(self._messages(campaign).partner_id, self.partners)
+        self.env.cr.execute("SELECT count(*) FROM spoki_campaign_recipient WHERE campaign_id = %s", [campaign.id])
+        self.assertEqual(self.env.cr.fetchone()[0], 0)

@@ -34,8 +34,15 @@ _logger = logging.getLogger(__name__)
 class SpokiMessage(models.Model):
     _inherit = "spoki.message"
 
+    # indexed (the few non-null values): deleting messages (a cancelled campaign's
+    # queued ones) looks up the replies to each of them
     reply_to_id = fields.Many2one(
-        "spoki.message", "Reply to", readonly=True, ondelete="set null", help="The message this one quotes."
+        "spoki.message",
+        "Reply to",
+        readonly=True,
+        ondelete="set null",
+        index="btree_not_null",
+        help="The message this one quotes.",
     )
     customer_reaction = fields.Char(
         "Customer's reaction", readonly=True, copy=False, help="The emoji the customer reacted with (WhatsApp)."
