@@ -33,3 +33,4 @@ from . import reactions
 from . import sandbox_customer
 from . import account_setup
 from . import wording
+from . import spoki_template_translation_button

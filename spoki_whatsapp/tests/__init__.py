@@ -37,3 +37,5 @@ from . import test_automation_ui
 from . import test_sandbox_customer
 from . import test_account_setup
 from . import test_wording
+from . import test_template_issue14
+from . import test_template_issue14_ui

@@ -148,7 +148,12 @@ class BaseAutomation(models.Model):
             raise exceptions.ValidationError(self.env._("Write the button's text or the keywords."))
         template = self.spoki_incoming_template_id
         if self.spoki_incoming_mode == "equals" and template:
-            texts = {normalize_text(b.text) for b in template.button_ids if b.button_type == "quick_reply"}
+            texts = {
+                normalize_text(b["text"])
+                for lang in template._bodies()
+                for b in template._buttons_data(lang)
+                if b["type"] == "quick_reply"
+            }
             if normalize_text(self.spoki_incoming_text) not in texts:
                 raise exceptions.ValidationError(
                     self.env._(
