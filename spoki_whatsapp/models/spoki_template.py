@@ -19,6 +19,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 
 from ..tools import template_rules, whatsapp_languages
+from ..tools.automation import normalize_text
 from ..tools.providers.base import ProviderError, TemplateSpec, utcnow
 from ..tools.providers.cloud_api import template_rejection_codes
 from .spoki_dynamic_value import parse_typed
@@ -669,6 +670,29 @@ class SpokiTemplate(models.Model):
             {"type": button.button_type, "text": button.text or "", "value": button.value or ""}
             for button in self.button_ids.sorted(lambda b: (b.sequence, b.id or 0))
         ]
+
+    def _button_text_variants(self, text):
+        """Normalised texts, in every language, of the quick-reply button whose
+        text is ``text`` in one of them (a customer taps the button in the
+        language they received): empty when no quick reply has that text."""
+        self.ensure_one()
+        wanted = normalize_text(text)
+        by_lang = [self._buttons_data(lang) for lang in self._bodies()]
+        for index, button in enumerate(by_lang[0]):
+            texts = {normalize_text(buttons[index]["text"]) for buttons in by_lang if index < len(buttons)}
+            if button["type"] == "quick_reply" and wanted in texts:
+                return texts
+        return set()
+
+    def _set_translation_button_texts(self, texts_by_lang):
+        """``{lang: [text of each button, in order]}``: the button texts of
+        the translations (demo data, imports)."""
+        for template in self:
+            for translation in template.translation_ids:
+                texts = texts_by_lang.get(translation.lang) or []
+                lines = translation.button_text_ids.sorted(lambda line: (line.sequence, line.button_id.id))
+                for line, text in zip(lines, texts):
+                    line.text = text
 
     def _signatures(self):
         self.ensure_one()

@@ -5,6 +5,7 @@ from odoo import Command
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
+from .automation_common import AutomationCommon
 from .test_template import SpokiTemplateCommon
 
 
@@ -169,3 +170,33 @@ class TestSpokiTemplateIssue14(SpokiTemplateCommon):
         form = self.Template.get_views([(False, "form")])["views"]["form"]["arch"]
         self.assertIn("rejected_reason_explained", form)
         self.assertIn("https://www.whatsapp.com/legal/commerce-policy", form)
+
+
+@tagged("post_install", "-at_install", "spoki_template")
+class TestSpokiTemplateIssue14Replies(AutomationCommon):
+    def test_quick_reply_in_another_language_fires_the_rule(self):
+        """The rule names the Italian quick reply; a customer who received the
+        English translation taps its English text: the rule runs."""
+        template = self.env["spoki.template"].create(
+            {
+                "name": "Promo EN",
+                "account_id": self.account.id,
+                "lang": "it_IT",
+                "body": "Ciao %%NOME%%, sconti per te!",
+                "button_ids": [Command.create({"button_type": "quick_reply", "text": "Mi interessa"})],
+                "translation_ids": [Command.create({"lang": "en_US", "body": "Hi %%NOME%%, deals for you!"})],
+            }
+        )
+        template.translation_ids.button_text_ids.text = "I'm interested"
+        template.write({"state": "approved", "provider_name": f"promo_en_{template.id}"})
+        self._rule(
+            "Interested",
+            "on_spoki_incoming",
+            [self._tag(self.tag_yes, target="message")],
+            model=self.message_model,
+            spoki_incoming_template_id=template.id,
+            spoki_incoming_text="Mi interessa",
+        )
+        self.assertTrue(self.receive(self.customer.wa_phone, "i'm interested").tag_ids)
+        self.assertTrue(self.receive(self.customer.wa_phone, "Mi interessa").tag_ids)
+        self.assertFalse(self.receive(self.customer.wa_phone, "Not interested").tag_ids)
