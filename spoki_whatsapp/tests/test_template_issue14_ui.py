@@ -79,3 +79,36 @@ class TestSpokiTemplateIssue14Ui(BrowserSignalsCase, SpokiCommon):
         self.env["ir.module.module"].search([("name", "in", ("spoki_whatsapp", "web"))])._update_translations("it_IT")
         self.manager.lang = "it_IT"
         self._run("it")
+
+    def test_rejection_explained_in_italian(self):
+        """A rejected template shows the reason in Italian beside WhatsApp's words."""
+        self.screens = []
+        self.env["ir.module.module"].search([("name", "in", ("spoki_whatsapp", "web"))])._update_translations("it_IT")
+        self.manager.lang = "it_IT"
+        template = self._draft()
+        template.body = "Buongiorno %%NOME%%, a presto!"
+        template.action_request_approval()
+        self.env["spoki.template"]._apply_provider_status(template.external_id, "rejected", "TAG_CONTENT_MISMATCH")
+        action = self.env.ref("spoki_whatsapp.spoki_template_action")
+        code = """
+            (async () => {
+                const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+                for (let i = 0; i < 200; i++) {
+                    const explained = document.querySelector(".o_spoki_rejection_explained");
+                    const raw = document.querySelector(".o_spoki_rejection_raw");
+                    if (explained && explained.textContent.includes("categoria")
+                            && raw && raw.textContent.includes("TAG_CONTENT_MISMATCH")) {
+                        await sleep(500);
+                        console.log("spoki:shot:template_rejected_it");
+                        await sleep(700);
+                        console.log("test successful");
+                        return;
+                    }
+                    await sleep(100);
+                }
+                console.error("the rejection is not explained in Italian beside WhatsApp's words");
+            })();
+        """
+        with self._console_patch():
+            self.browser_js(f"/odoo/action-{action.id}/{template.id}", code, login="spoki_manager", timeout=60)
+        self.assertIn("template_rejected_it", self.screens)
