@@ -3,7 +3,7 @@
     "name": "Spoki WhatsApp",
     "summary": "WhatsApp marketing and chat from Odoo: contacts, lists, dynamic "
     "fields, templates, campaigns and conversations through Spoki or Meta",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Marketing/WhatsApp",
     "website": "https://github.com/spoki-odoo/spoki-whatsapp",
     "author": "Spoki WhatsApp for Odoo contributors",
@@ -47,6 +47,7 @@
         "views/spoki_automation_views.xml",
         "views/spoki_chat_reaction_views.xml",
         "wizard/spoki_chat_play_customer_views.xml",
+        "wizard/spoki_template_approval_views.xml",
     ],
     "demo": [
         "demo/spoki_whatsapp_demo.xml",

@@ -35,3 +35,4 @@ from . import account_setup
 from . import wording
 from . import preflight
 from . import credit
+from . import spoki_template_translation_button

@@ -15,10 +15,10 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 
-from odoo.addons.base.models.res_partner import _lang_get
-
-from ..tools import template_render, template_rules
+from ..tools import template_render, template_rules, whatsapp_languages
+from ..tools.automation import normalize_text
 from ..tools.providers.base import ProviderError, TemplateSpec, utcnow
+from ..tools.providers.cloud_api import template_rejection_codes
 from .spoki_dynamic_value import parse_typed
 from .spoki_message import context_clock
 
@@ -47,22 +47,14 @@ CONTENT_FIELDS = frozenset(
 )
 
 # Language codes accepted by Meta for message templates (Spoki forwards them to
-# Meta unchanged): https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates/supported-languages
-META_LANGUAGES = frozenset(
-    "af sq ar az bn bg ca zh_CN zh_HK zh_TW hr cs da nl en en_GB en_US et fil fi fr ka de el gu ha he hi "
-    "hu id ga it ja kn kk rw_RW ko ky_KG lo lv lt mk ms ml mr nb fa pl pt_BR pt_PT pa ro ru sr sk sl es "
-    "es_AR es_ES es_MX sw sv ta te th tr uk ur uz vi zu".split()
-)
+# Meta unchanged), with their names: tools/whatsapp_languages.py.
+META_LANGUAGES = whatsapp_languages.CODES
 
 
 def provider_lang_code(code):
-    """Odoo language code → the code Meta/Spoki expect ('it_IT' → 'it',
+    """Language code → the code Meta/Spoki expect ('it_IT' → 'it',
     'en_US' → 'en_US', 'es_ES' → 'es_ES', 'de_DE' → 'de', 'sr@latin' → 'sr')."""
-    code = (code or "").split("@")[0]
-    if code in META_LANGUAGES:
-        return code
-    base = code.split("_")[0]
-    return base if base in META_LANGUAGES else code
+    return whatsapp_languages.whatsapp_code(code) or (code or "").split("@")[0]
 
 
 def _slug(text):
@@ -129,12 +121,12 @@ class SpokiTemplate(models.Model):
         "account the customer asked for), authentication (one-time codes).",
     )
     lang = fields.Selection(
-        _lang_get,
+        "_lang_selection",
         "Language",
         required=True,
-        default=lambda self: self.env.lang or "en_US",
-        help="Language of the main text. Contacts whose number, then language, matches no translation "
-        "receive this one.",
+        default=lambda self: provider_lang_code(self.env.lang) or "en_US",
+        help="Language of the main text, from WhatsApp's own list of template languages. Contacts whose "
+        "number, then language, matches no translation receive this one.",
     )
     body = fields.Text(
         "Message",
@@ -167,6 +159,11 @@ class SpokiTemplate(models.Model):
     )
     external_id = fields.Char("Provider template ID", copy=False, readonly=True, index="btree_not_null")
     rejected_reason = fields.Text("Rejection reason", copy=False, readonly=True, tracking=True)
+    rejected_reason_explained = fields.Text(
+        "Why it was rejected",
+        compute="_compute_rejected_reason_explained",
+        help="The provider's reason explained in your language (the raw reason is shown beside it).",
+    )
     request_date = fields.Datetime("Requested on", copy=False, readonly=True)
     status_date = fields.Datetime("Status updated on", copy=False, readonly=True)
     provider_status_at = fields.Datetime(
@@ -184,7 +181,7 @@ class SpokiTemplate(models.Model):
     def _compute_lang_codes(self):
         for template in self:
             codes = [template.lang] + template.translation_ids.mapped("lang")
-            template.lang_codes = ", ".join(code for code in codes if code)
+            template.lang_codes = ", ".join(template._lang_label(code) for code in codes if code)
 
     @api.depends("body", "translation_ids.body")
     def _compute_placeholder_names(self):
@@ -196,6 +193,15 @@ class SpokiTemplate(models.Model):
     def _compute_preview_html(self):
         for template in self:
             template.preview_html = template_rules.preview_html(template.body, template._buttons_data())
+
+    @api.depends("rejected_reason")
+    @api.depends_context("lang")
+    def _compute_rejected_reason_explained(self):
+        messages = self._rejection_messages()
+        for template in self:
+            codes = template_rejection_codes(template.rejected_reason)
+            lines = [messages[code] for code in codes if code in messages]
+            template.rejected_reason_explained = "\n".join(lines) or False
 
     # ------------------------------------------------------------
     # CONSTRAINTS
@@ -209,6 +215,7 @@ class SpokiTemplate(models.Model):
                 template._buttons_data(),
                 template._known_placeholder_names(),
                 {tr.lang: tr.body for tr in template.translation_ids},
+                {tr.lang: tr._buttons_data() for tr in template.translation_ids},
             )
             if errors:
                 raise ValidationError(template._format_rule_errors(errors))
@@ -235,6 +242,19 @@ class SpokiTemplate(models.Model):
         if CONTENT_FIELDS.intersection(vals):
             self._check_editable()
         return super().write(vals)
+
+    def copy(self, default=None):
+        """The copy's translations keep their button texts (matched to the
+        copy's buttons by position)."""
+        new_templates = super().copy(default=default)
+        for old, new in zip(self, new_templates):
+            for old_tr, new_tr in zip(old.translation_ids, new.translation_ids):
+                texts = [line["text"] for line in old_tr._buttons_data()]
+                lines = new_tr.button_text_ids.sorted(lambda line: (line.sequence, line.button_id.id))
+                for line, text in zip(lines, texts):
+                    if line.text != text:
+                        line.text = text
+        return new_templates
 
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)
@@ -269,6 +289,25 @@ class SpokiTemplate(models.Model):
             "res_id": new.id,
             "view_mode": "form",
             "target": "current",
+        }
+
+    def action_prepare_approval(self):
+        """The form's "Request approval": every check first (rules of each
+        language and its buttons, duplicates), errors shown before anything
+        irreversible; then the confirmation, whose button requests it."""
+        self.ensure_one()
+        self.check_access("write")
+        if self.state != "draft":
+            raise UserError(self.env._("Approval of “%(name)s” has already been requested.", name=self.name))
+        self._check_template_rules()
+        self._check_duplicates()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Request approval"),
+            "res_model": "spoki.template.approval",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_template_id": self.id},
         }
 
     def action_request_approval(self):
@@ -325,6 +364,11 @@ class SpokiTemplate(models.Model):
                 provider_lang_code(lang): template_rules.to_positional(body, mapping) for lang, body in bodies.items()
             },
             buttons=self._buttons_data(),
+            lang_buttons={
+                provider_lang_code(translation.lang): translation._buttons_data()
+                for translation in self.translation_ids
+                if translation.lang != self.lang
+            },
         )
         # Example values of the parameters, required by Meta's review.
         spec.examples = self._example_values(mapping)
@@ -547,6 +591,29 @@ class SpokiTemplate(models.Model):
     # PRIVATE
     # ------------------------------------------------------------
 
+    @api.model
+    def _lang_selection(self):
+        """WhatsApp's template languages named in the user's language
+        ("Italian (it)", "English (US) (en_US)"), whatever is installed in
+        Odoo; then the installed Odoo languages WhatsApp knows under another
+        code ("Italian (it_IT)"), so that codes stored before stay valid."""
+        display = self.env.lang or "en_US"
+        choices = whatsapp_languages.language_choices(display)
+        legacy = [
+            (code, f"{whatsapp_languages.language_name(whatsapp_languages.whatsapp_code(code), display)} ({code})")
+            for code, _name in self.env["res.lang"].get_installed()
+            if code not in whatsapp_languages.CODES and whatsapp_languages.whatsapp_code(code)
+        ]
+        return choices + sorted(legacy, key=lambda item: item[1].lower())
+
+    @api.model
+    def _lang_label(self, code):
+        """ "Italian (it)" for a language code of a template or translation."""
+        wa_code = whatsapp_languages.whatsapp_code(code)
+        if not wa_code:
+            return code or ""
+        return f"{whatsapp_languages.language_name(wa_code, self.env.lang or 'en_US')} ({code})"
+
     def _bodies(self):
         """{lang: body}: the main language first, then the translations."""
         self.ensure_one()
@@ -556,16 +623,48 @@ class SpokiTemplate(models.Model):
                 bodies[translation.lang] = translation.body or ""
         return bodies
 
-    def _buttons_data(self):
+    def _buttons_data(self, lang=None):
+        """``[{'type', 'text', 'value'}]``: the buttons of the main language,
+        or with the texts of the translation in ``lang`` (the language of a
+        rendered message) when there is one."""
         self.ensure_one()
+        if lang and lang != self.lang:
+            translation = self.translation_ids.filtered(lambda t: t.lang == lang)[:1]
+            if translation:
+                return translation._buttons_data()
         return [
             {"type": button.button_type, "text": button.text or "", "value": button.value or ""}
             for button in self.button_ids.sorted(lambda b: (b.sequence, b.id or 0))
         ]
 
+    def _button_text_variants(self, text):
+        """Normalised texts, in every language, of the quick-reply button whose
+        text is ``text`` in one of them (a customer taps the button in the
+        language they received): empty when no quick reply has that text."""
+        self.ensure_one()
+        wanted = normalize_text(text)
+        by_lang = [self._buttons_data(lang) for lang in self._bodies()]
+        for index, button in enumerate(by_lang[0]):
+            texts = {normalize_text(buttons[index]["text"]) for buttons in by_lang if index < len(buttons)}
+            if button["type"] == "quick_reply" and wanted in texts:
+                return texts
+        return set()
+
+    def _set_translation_button_texts(self, texts_by_lang):
+        """``{lang: [text of each button, in order]}``: the button texts of
+        the translations (demo data, imports)."""
+        for template in self:
+            for translation in template.translation_ids:
+                texts = texts_by_lang.get(translation.lang) or []
+                lines = translation.button_text_ids.sorted(lambda line: (line.sequence, line.button_id.id))
+                for line, text in zip(lines, texts):
+                    line.text = text
+
     def _signatures(self):
         self.ensure_one()
-        return template_rules.template_signatures(list(self._bodies().values()), self._buttons_data())
+        return template_rules.template_signatures_by_lang(
+            self._bodies(), {lang: self._buttons_data(lang) for lang in self._bodies()}, self._buttons_data()
+        )
 
     def _positional_mapping(self):
         self.ensure_one()
@@ -654,6 +753,50 @@ class SpokiTemplate(models.Model):
                 "one (%(builtins)s)."
             ),
             "missing_values": _("Missing values: no value for %(names)s."),
+            "translation_button_count": _(
+                "Buttons: the translation has %(count)s buttons, the template has %(expected)s; each language has "
+                "the same buttons with its own texts."
+            ),
+            "translation_button_type": _(
+                "Buttons: button %(index)s is of another kind than the template's (%(type)s instead of %(expected)s)."
+            ),
+        }
+
+    def _rejection_messages(self):
+        """Translated explanation of each rejection code the providers report
+        (tools/providers/cloud_api.py TEMPLATE_REJECTION_CODES)."""
+        _ = self.env._
+        return {
+            "ABUSIVE_CONTENT": _(
+                "Abusive content: WhatsApp found text that breaks its policies (threatening, offensive or "
+                "misleading). Rewrite it following the Commerce Policy."
+            ),
+            "INCORRECT_CATEGORY": _(
+                "Wrong category: the text doesn't match the chosen category (e.g. a promotion as Utility). "
+                "Choose the category that fits the text."
+            ),
+            "INVALID_FORMAT": _(
+                "Invalid format: the text breaks a formatting rule, e.g. a dynamic field at the very start or end "
+                "of the message, or two dynamic fields next to each other."
+            ),
+            "PROMOTIONAL": _(
+                "Promotional content: the text promotes something in a category that doesn't allow it. Use the "
+                "Marketing category or remove the promotion."
+            ),
+            "PROMOTIONAL_LINK": _("Link not allowed: link shorteners (bit.ly…) are refused, write the full address."),
+            "SCAM": _(
+                "Suspected scam: WhatsApp thinks the message could deceive customers (e.g. asking for money, "
+                "passwords or personal data)."
+            ),
+            "TAG_CONTENT_MISMATCH": _(
+                "Content and category or language don't match: check that the category and each translation's "
+                "language fit the text."
+            ),
+            "PAUSED": _("Paused by WhatsApp: customers blocked or reported it; it can't be sent for a while."),
+            "DISABLED": _("Disabled by WhatsApp after repeated negative feedback: it can no longer be sent."),
+            "FLAGGED": _("Flagged: the template's quality is low, WhatsApp may pause it if it doesn't improve."),
+            "PENDING_DELETION": _("Being deleted at the provider: it can no longer be sent."),
+            "ARCHIVED": _("Archived at the provider: it can no longer be sent."),
         }
 
     def _format_rule_errors(self, errors):
@@ -679,7 +822,7 @@ class SpokiTemplate(models.Model):
             except (KeyError, TypeError, ValueError):
                 line = str(error)
             if "lang" in params:
-                lang_name = dict(self.env["res.lang"].get_installed()).get(params["lang"], params["lang"])
+                lang_name = self._lang_label(params["lang"])
                 line = self.env._("Translation %(lang)s: %(error)s", lang=lang_name, error=line)
             if line not in lines:
                 lines.append(line)

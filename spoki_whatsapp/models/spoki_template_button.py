@@ -57,7 +57,9 @@ class SpokiTemplateButton(models.Model):
         templates._check_editable()
         for vals in vals_list:
             self._normalize_vals(vals, vals.get("button_type"))
-        return super().create(vals_list)
+        buttons = super().create(vals_list)
+        buttons.template_id.translation_ids._sync_button_texts()
+        return buttons
 
     def write(self, vals):
         self.template_id._check_editable()

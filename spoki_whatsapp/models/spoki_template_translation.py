@@ -1,9 +1,8 @@
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import ValidationError
 
-from odoo.addons.base.models.res_partner import _lang_get
-
 from ..tools import template_rules
+from .spoki_template import provider_lang_code
 
 
 class SpokiTemplateTranslation(models.Model):
@@ -16,8 +15,19 @@ class SpokiTemplateTranslation(models.Model):
     _rec_name = "lang"
 
     template_id = fields.Many2one("spoki.template", required=True, ondelete="cascade", index=True)
-    lang = fields.Selection(_lang_get, "Language", required=True)
+    lang = fields.Selection(
+        lambda self: self.env["spoki.template"]._lang_selection(),
+        "Language",
+        required=True,
+        help="From WhatsApp's own list of template languages, whatever languages are installed in Odoo.",
+    )
     body = fields.Text("Message", required=True)
+    button_text_ids = fields.One2many(
+        "spoki.template.translation.button",
+        "translation_id",
+        "Buttons",
+        help="The template's buttons with their texts in this language (the link or number stays the template's).",
+    )
     preview_html = fields.Html(
         "Preview",
         compute="_compute_preview_html",
@@ -28,16 +38,33 @@ class SpokiTemplateTranslation(models.Model):
         ("template_lang_uniq", "unique(template_id, lang)", "A template has one translation per language."),
     ]
 
-    @api.depends("body", "template_id.button_ids.text", "template_id.button_ids.button_type")
+    @api.depends(
+        "body",
+        "button_text_ids.text",
+        "template_id.button_ids.text",
+        "template_id.button_ids.button_type",
+        "template_id.button_ids.value",
+    )
     def _compute_preview_html(self):
         for translation in self:
-            buttons = translation.template_id._buttons_data() if translation.template_id else []
-            translation.preview_html = template_rules.preview_html(translation.body, buttons)
+            translation.preview_html = template_rules.preview_html(translation.body, translation._buttons_data())
 
-    @api.constrains("lang", "body", "template_id")
+    @api.onchange("template_id")
+    def _onchange_template_buttons(self):
+        """A new translation starts with the template's buttons and texts."""
+        for translation in self:
+            template = translation.template_id
+            if translation.button_text_ids or not template:
+                continue
+            buttons = template.button_ids.filtered(lambda b: b._origin.id).sorted(lambda b: (b.sequence, b._origin.id))
+            translation.button_text_ids = [
+                Command.create({"button_id": button._origin.id, "text": button.text}) for button in buttons
+            ]
+
+    @api.constrains("lang", "body", "template_id", "button_text_ids")
     def _check_lang_body(self):
         for translation in self:
-            if translation.lang == translation.template_id.lang:
+            if provider_lang_code(translation.lang) == provider_lang_code(translation.template_id.lang):
                 raise ValidationError(
                     self.env._(
                         "Translation: %(lang)s is already the main language of “%(name)s”.",
@@ -50,6 +77,9 @@ class SpokiTemplateTranslation(models.Model):
             for error in errors:
                 error.params["lang"] = translation.lang
             errors += template_rules.validate_placeholders(translation.body, template._known_placeholder_names())
+            errors += template_rules.validate_translation_buttons(
+                template._buttons_data(), translation._buttons_data(), translation.lang
+            )
             if errors:
                 raise ValidationError(template._format_rule_errors(errors))
 
@@ -57,7 +87,9 @@ class SpokiTemplateTranslation(models.Model):
     def create(self, vals_list):
         templates = self.env["spoki.template"].browse({vals.get("template_id") for vals in vals_list} - {None, False})
         templates._check_editable()
-        return super().create(vals_list)
+        translations = super().create(vals_list)
+        translations._sync_button_texts()
+        return translations
 
     def write(self, vals):
         self.template_id._check_editable()
@@ -68,3 +100,31 @@ class SpokiTemplateTranslation(models.Model):
     def unlink(self):
         self.template_id.exists()._check_editable()
         return super().unlink()
+
+    def _sync_button_texts(self):
+        """Give each translation a text for every button of its template (the
+        template's text, to be translated); texts of removed buttons go with
+        them (cascade)."""
+        vals_list = []
+        for translation in self:
+            done = translation.button_text_ids.button_id
+            for button in translation.template_id.button_ids - done:
+                vals_list.append({"translation_id": translation.id, "button_id": button.id, "text": button.text})
+        if vals_list:
+            self.env["spoki.template.translation.button"].create(vals_list)
+
+    def _buttons_data(self):
+        """The template's buttons with this translation's texts
+        (``{'type', 'text', 'value'}``, in the template's order); a button
+        without a text of its own yet shows the template's."""
+        self.ensure_one()
+        texts = {line.button_id: line.text for line in self.button_text_ids}
+        structure = self.template_id.button_ids.sorted(lambda b: (b.sequence, b._origin.id or b.id or 0))
+        return [
+            {
+                "type": button.button_type,
+                "text": texts.get(button, texts.get(button._origin)) or button.text or "",
+                "value": button.value or "",
+            }
+            for button in structure
+        ]

@@ -42,3 +42,5 @@ from . import test_campaign_preflight_ui
 from . import test_conversation
 from . import test_app_polish
 from . import test_template_render_batch
+from . import test_template_issue14
+from . import test_template_issue14_ui

@@ -47,6 +47,8 @@ MODELS = {
     "spoki.template.preview": ("rwc", "rwc", False),
     "spoki.template.send": ("rwcd", "rwcd", False),
     "spoki.template.translation": ("r", "rwcd", False),
+    "spoki.template.translation.button": ("r", "rwcd", False),
+    "spoki.template.approval": ("", "rwcd", False),
     "spoki.tier.history": ("r", "r", False),
     "spoki.tier.level": ("r", "r", True),
 }
@@ -121,6 +123,8 @@ METHODS = {
     ("spoki.template", "action_duplicate"): Call(MANAGERS),
     ("spoki.template", "action_preview_partner"): Call(NAVIGATION),
     ("spoki.template", "action_request_approval"): Call(MANAGERS),
+    ("spoki.template", "action_prepare_approval"): Call(MANAGERS),
+    ("spoki.template.approval", "action_confirm"): Call(MANAGERS),
     ("spoki.template", "action_save_draft"): Call(MANAGERS),
     ("spoki.template", "action_sync_status"): Call(MANAGERS),
     ("spoki.template.send", "action_send"): Call(AGENTS),
@@ -343,6 +347,10 @@ class TestAccessMatrix(AccessMatrixCase):
             "spoki.template.translation": env["spoki.template.translation"].create(
                 {"template_id": template.id, "lang": "it_IT", "body": "Ciao %%NOME%%, benvenuto!"}
             ),
+            "spoki.template.translation.button": env["spoki.template.translation"]
+            .search([("template_id", "=", template.id)], limit=1)
+            .button_text_ids[:1],
+            "spoki.template.approval": env["spoki.template.approval"].create({"template_id": template.id}),
             "spoki.tier.history": env["spoki.tier.history"].search([("account_id", "=", account.id)], limit=1),
             "spoki.tier.level": account.tier_level_id,
         }

@@ -197,6 +197,8 @@ class TestSpokiTemplate(SpokiTemplateCommon):
                 "bad_placeholder",
                 "unknown_placeholders",
                 "missing_values",
+                "translation_button_count",
+                "translation_button_type",
             },
         )
 
@@ -405,11 +407,13 @@ class TestSpokiTemplate(SpokiTemplateCommon):
 
     def test_views_load(self):
         views = self.Template.get_views([(False, "form"), (False, "list"), (False, "search")])
-        self.assertIn("action_request_approval", views["views"]["form"]["arch"])
+        # issue 14: the form's "Request approval" checks first, then confirms
+        self.assertIn("action_prepare_approval", views["views"]["form"]["arch"])
         self.assertIn("statusbar", views["views"]["form"]["arch"])
         self.assertIn("%%NOME%% %%COGNOME%%", views["views"]["form"]["arch"])
         self.env["spoki.template.preview"].get_views([(False, "form")])
         agent_views = self.Template.with_user(self.agent).get_views([(False, "form")])
+        self.assertNotIn("action_prepare_approval", agent_views["views"]["form"]["arch"])
         self.assertNotIn("action_request_approval", agent_views["views"]["form"]["arch"])
         self.assertIn("action_preview_partner", agent_views["views"]["form"]["arch"])
 
@@ -565,7 +569,7 @@ class TestSpokiTemplateUi(HttpCase):
         approved = self.env.ref("spoki_whatsapp.demo_template_appointment")
         self._check_form(approved, ".o_spoki_wa_preview .o_spoki_wa_bubble .o_spoki_wa_button", "admin")
         draft = self.env.ref("spoki_whatsapp.demo_template_promo_june")
-        self._check_form(draft, "button[name='action_request_approval']", "admin")
+        self._check_form(draft, "button[name='action_prepare_approval']", "admin")
 
     def test_agent_sees_preview(self):
         mail_new_test_user(self.env, login="spoki_tpl_agent", groups="base.group_user,spoki_whatsapp.group_spoki_user")

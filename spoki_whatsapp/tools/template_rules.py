@@ -131,6 +131,9 @@ _MESSAGES = {
     "bad_placeholder": "Invalid placeholders {names}: use upper case names, e.g. {suggestions}.",
     "unknown_placeholders": "Unknown placeholders: {names}.",
     "missing_values": "No value for placeholders: {names}.",
+    "translation_button_count": "The translation has {count} buttons, the template has {expected}.",
+    "translation_button_type": "Button {index} is a '{type}' button in the translation, a '{expected}' one "
+    "in the template.",
 }
 
 
@@ -351,6 +354,40 @@ def check_buttons(buttons):
     _raise_first(validate_buttons(buttons))
 
 
+#: rules on a button's own text (a translation changes only the texts)
+_TEXT_CODES = ("button_text_empty", "button_text_too_long", "button_emoji")
+
+
+def validate_translation_buttons(structure, buttons, lang=None):
+    """Errors of the buttons of a translation against ``structure``, the
+    template's buttons (``{'type', 'text', 'value'}``): a translation has the
+    same number of buttons, of the same kind in the same order (its link and
+    number are the template's), each with its own text checked as WhatsApp
+    wants it (not empty, at most 25 characters, no emoji). ``lang`` is added
+    to the params of every error."""
+    structure, buttons = list(structure or ()), list(buttons or ())
+    errors = []
+    if len(buttons) != len(structure):
+        errors.append(
+            TemplateRuleError("translation_button_count", {"count": len(buttons), "expected": len(structure)})
+        )
+    for index, (button, model) in enumerate(zip(buttons, structure), start=1):
+        kind, expected = _button_type(button) or _button_type(model), _button_type(model)
+        if kind != expected:
+            errors.append(
+                TemplateRuleError("translation_button_type", {"index": index, "type": kind, "expected": expected})
+            )
+            continue
+        for error in validate_buttons([{"type": expected, "text": button.get("text"), "value": model.get("value")}]):
+            if error.code in _TEXT_CODES:
+                error.params["index"] = index
+                errors.append(error)
+    if lang:
+        for error in errors:
+            error.params["lang"] = lang
+    return errors
+
+
 # --------------------------------------------------------------------------
 # Placeholders
 # --------------------------------------------------------------------------
@@ -419,12 +456,14 @@ def check_placeholders(texts, known_names=()):
     _raise_first(validate_placeholders(texts, known_names))
 
 
-def validate_template(body, buttons=(), known_names=(), translations=None):
+def validate_template(body, buttons=(), known_names=(), translations=None, translation_buttons=None):
     """All errors of a template: default body, buttons, each translation,
     placeholders of every body.
 
     ``translations``: ``{lang: body}``; errors of a translation body get an
-    extra ``lang`` param.
+    extra ``lang`` param. ``translation_buttons``: ``{lang: buttons}``, the
+    buttons of each translation (its own texts), checked against ``buttons``
+    (see :func:`validate_translation_buttons`).
     """
     translations = translations or {}
     errors = validate_body(body)
@@ -433,6 +472,8 @@ def validate_template(body, buttons=(), known_names=(), translations=None):
         for error in validate_body(translation):
             error.params["lang"] = lang
             errors.append(error)
+    for lang, own in (translation_buttons or {}).items():
+        errors += validate_translation_buttons(buttons, own, lang)
     errors += validate_placeholders([body, *translations.values()], known_names)
     return errors
 
@@ -789,6 +830,17 @@ def template_signature(body, buttons=()):
     kept)."""
     payload = (body or "").strip() + "\n" + _canonical_buttons(buttons)
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def template_signatures_by_lang(bodies, buttons_by_lang, default_buttons=()):
+    """Like :func:`template_signatures` with the buttons of each language:
+    ``bodies`` and ``buttons_by_lang`` are ``{lang: …}`` (a language without
+    buttons of its own uses ``default_buttons``)."""
+    return {
+        template_signature(body, buttons_by_lang.get(lang, default_buttons))
+        for lang, body in bodies.items()
+        if (body or "").strip()
+    }
 
 
 def template_signatures(bodies, buttons=()):

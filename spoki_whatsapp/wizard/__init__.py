@@ -6,3 +6,4 @@ from . import spoki_template_send
 from . import spoki_chat_play_customer
 from . import spoki_campaign_preflight
 from . import spoki_campaign_preflight_line
+from . import spoki_template_approval

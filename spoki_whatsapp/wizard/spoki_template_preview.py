@@ -1,7 +1,5 @@
 from odoo import api, fields, models
 
-from odoo.addons.base.models.res_partner import _lang_get
-
 from ..tools import template_rules
 
 
@@ -20,7 +18,9 @@ class SpokiTemplatePreview(models.TransientModel):
         help="Contact to render the template for.",
         default=lambda self: self.env["res.partner"].search([("wa_phone_valid", "=", True)], limit=1),
     )
-    lang = fields.Selection(_lang_get, "Language sent", compute="_compute_render")
+    lang = fields.Selection(
+        lambda self: self.env["spoki.template"]._lang_selection(), "Language sent", compute="_compute_render"
+    )
     body = fields.Text("Text sent", compute="_compute_render")
     preview_html = fields.Html(
         "Preview",
@@ -44,5 +44,7 @@ class SpokiTemplatePreview(models.TransientModel):
             rendered = template._render_for_partner(wizard.preview_partner_id)
             wizard.lang = rendered["lang"]
             wizard.body = rendered["body"]
-            wizard.preview_html = template_rules.preview_html(rendered["body"], template._buttons_data())
+            wizard.preview_html = template_rules.preview_html(
+                rendered["body"], template._buttons_data(rendered["lang"])
+            )
             wizard.missing_names = ", ".join(f"%%{name}%%" for name in rendered["missing"]) or False

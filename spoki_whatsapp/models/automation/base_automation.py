@@ -161,7 +161,12 @@ class BaseAutomation(models.Model):
             raise exceptions.ValidationError(self.env._("Write the button's text or the keywords."))
         template = self.spoki_incoming_template_id
         if self.spoki_incoming_mode == "equals" and template:
-            texts = {normalize_text(b.text) for b in template.button_ids if b.button_type == "quick_reply"}
+            texts = {
+                normalize_text(b["text"])
+                for lang in template._bodies()
+                for b in template._buttons_data(lang)
+                if b["type"] == "quick_reply"
+            }
             if normalize_text(self.spoki_incoming_text) not in texts:
                 raise exceptions.ValidationError(
                     self.env._(
@@ -479,14 +484,23 @@ class BaseAutomation(models.Model):
         if not messages:
             return
         for rule in self._spoki_rules("on_spoki_incoming"):
+            # a quick reply of the rule's template: its text in every language
+            variants = (
+                rule.spoki_incoming_template_id.sudo()._button_text_variants(rule.spoki_incoming_text)
+                if rule.spoki_incoming_mode == "equals" and rule.spoki_incoming_template_id
+                else set()
+            )
             matched = messages.filtered(
-                lambda m, rule=rule: (
+                lambda m, rule=rule, variants=variants: (
                     (not rule.company_id or m.account_id.company_id == rule.company_id)
                     and (
                         not rule.spoki_incoming_template_id
                         or m.account_id == rule.spoki_incoming_template_id.account_id
                     )
-                    and text_matches(m.body, rule.spoki_incoming_mode, rule.spoki_incoming_text)
+                    and (
+                        text_matches(m.body, rule.spoki_incoming_mode, rule.spoki_incoming_text)
+                        or normalize_text(m.body) in variants
+                    )
                 )
             )
             matched = rule._spoki_filter(matched)

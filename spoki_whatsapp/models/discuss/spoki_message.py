@@ -34,7 +34,7 @@ class SpokiMessage(models.Model):
         self.ensure_one()
         body = _whatsapp_format(self.body)
         if self.kind == "template" and self.template_id:
-            buttons = self.template_id.sudo().button_ids.sorted(lambda b: (b.sequence, b.id))
+            buttons = self.template_id.sudo()._buttons_data(self.lang)
             header = Markup('<div class="o_spoki_template_name small text-muted">%s · %s</div>') % (
                 self.env._("Template"),
                 self.template_id.sudo().name,
@@ -42,7 +42,7 @@ class SpokiMessage(models.Model):
             body = header + Markup("<div>%s</div>") % body
             if buttons:
                 body += Markup('<div class="o_spoki_buttons">%s</div>') % Markup("").join(
-                    Markup('<span class="o_spoki_button badge border text-primary me-1">%s</span>') % b.text
+                    Markup('<span class="o_spoki_button badge border text-primary me-1">%s</span>') % b["text"]
                     for b in buttons
                 )
         return body

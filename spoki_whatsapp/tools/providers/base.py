@@ -159,6 +159,13 @@ class TemplateSpec:
     category: str
     languages: dict = field(default_factory=dict)  # lang code → body (positional {{n}})
     buttons: list = field(default_factory=list)  # [{'type', 'text', 'value'}]
+    #: lang code → the buttons of that language (same kinds and values, its
+    #: own texts); a language not listed uses ``buttons``
+    lang_buttons: dict = field(default_factory=dict)
+
+    def buttons_for(self, lang):
+        """The buttons submitted with the ``lang`` version of the template."""
+        return self.lang_buttons.get(lang) or self.buttons or []
 
 
 class WhatsAppProvider:

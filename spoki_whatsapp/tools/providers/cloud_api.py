@@ -269,6 +269,45 @@ TEMPLATE_STATUS_MAP = {
     "REJECTED": "rejected",
 }
 
+#: Template rejection reasons as Meta reports them (``rejected_reason`` of the
+#: API, ``reason`` of the webhook; Spoki forwards Meta's), the statuses that
+#: stop an approved template (reported "PAUSED: <reason>", see
+#: :func:`map_template_status`) and the sandbox's PROMOTIONAL_LINK. The app
+#: explains each code in the user's language and keeps the raw text beside it.
+#: https://developers.facebook.com/docs/whatsapp/business-management-api/webhooks/components#message_template_status_update
+TEMPLATE_REJECTION_CODES = (
+    "ABUSIVE_CONTENT",
+    "INCORRECT_CATEGORY",
+    "INVALID_FORMAT",
+    "PROMOTIONAL_LINK",
+    "PROMOTIONAL",
+    "SCAM",
+    "TAG_CONTENT_MISMATCH",
+    "PAUSED",
+    "DISABLED",
+    "FLAGGED",
+    "PENDING_DELETION",
+    "ARCHIVED",
+)
+_REJECTION_RES = [
+    (code, re.compile(r"(?<![A-Z0-9_])" + code.replace("_", r"[_\s-]") + r"(?![A-Z0-9_])"))
+    for code in TEMPLATE_REJECTION_CODES
+]
+
+
+def template_rejection_codes(reason):
+    """The known codes of :data:`TEMPLATE_REJECTION_CODES` in a raw rejection
+    reason, in the order they appear ('PAUSED: SCAM' → ['PAUSED', 'SCAM'];
+    'invalid format' → ['INVALID_FORMAT']); [] when none is known."""
+    text = str(reason or "").upper()
+    found = []
+    for code, regex in _REJECTION_RES:
+        for match in regex.finditer(text):
+            span = match.span()
+            if not any(start <= span[0] and span[1] <= end for _c, (start, end) in found):
+                found.append((code, span))
+    return list(dict.fromkeys(code for code, _span in sorted(found, key=lambda item: item[1])))
+
 
 def _status_event(item):
     errors = item.get("errors") or []

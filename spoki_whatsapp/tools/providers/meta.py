@@ -321,7 +321,7 @@ class MetaCloudProvider(CloudApiWebhook, WhatsAppProvider):
             component["example"] = {"body_text": [values]}
         components.append(component)
         buttons = []
-        for button in spec.buttons or []:
+        for button in spec.buttons_for(lang):
             btype = button_type(button)
             item = {"type": btype, "text": button.get("text") or ""}
             if btype == "URL":

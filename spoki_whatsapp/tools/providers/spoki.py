@@ -499,7 +499,7 @@ class SpokiProvider(WhatsAppProvider):
         text = PLACEHOLDER_RE.sub(lambda m: f"%%{self.param_prefix}{int(m.group(1))}%%", body or "")
         examples = template_examples(spec, lang)
         buttons = []
-        for order, button in enumerate(spec.buttons or []):
+        for order, button in enumerate(spec.buttons_for(lang)):
             btype = button_type(button)
             buttons.append(
                 {
