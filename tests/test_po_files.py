@@ -3,7 +3,8 @@
 Git's union merge of two branches that both appended entries can glue them
 together: an entry without ``msgstr``, or without its ``#. module:`` line —
 Odoo's loader then fails on install (``match.groups()`` on None) because the
-.pot is merged into the .po it loads."""
+.pot is merged into the .po it loads — or a code term without its
+``#. odoo-python`` line, which Odoo then never translates."""
 
 import re
 from pathlib import Path
@@ -44,6 +45,11 @@ def test_every_entry_is_complete(path):
             problems.append(f"line {start}: no '#. module:' line")
         if not any(line.startswith("#: ") for line in lines):
             problems.append(f"line {start}: no reference ('#:') line")
+        # Odoo loads a code term as Python / JS translation only with this comment
+        references = [line for line in lines if line.startswith("#: code:")]
+        for suffix, kind in ((".py:", "#. odoo-python"), (".js:", "#. odoo-javascript")):
+            if any(suffix in line for line in references) and kind not in lines:
+                problems.append(f"line {start}: a {suffix[:-1]} reference without '{kind}'")
         body = "\n".join(line for line in lines if not line.startswith("#"))
         msgid = body.split("msgstr", 1)[0]
         if msgid in seen:

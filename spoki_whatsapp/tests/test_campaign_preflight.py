@@ -104,6 +104,27 @@ class TestCampaignPreflight(MessagingCommon):
         self.assertIn("3 messages will be queued", wizard.summary)
         self.assertIn("1 opted out, 1 invalid numbers, 1 with missing dynamic values, 1 duplicates", wizard.summary)
 
+    def test_previews_show_each_language_buttons(self):
+        template = self.env["spoki.template"].create(
+            {
+                "name": "Shop opening buttons",
+                "account_id": self.account.id,
+                "lang": "en_US",
+                "body": "Hello %%NOME%%, our shop in %%SHOP%% opens today.",
+                "button_ids": [(0, 0, {"button_type": "quick_reply", "text": "Count me in"})],
+                "translation_ids": [
+                    (0, 0, {"lang": "it_IT", "body": "Ciao %%NOME%%, il negozio di %%SHOP%% apre oggi."})
+                ],
+            }
+        )
+        template.translation_ids.button_text_ids.text = "Partecipo"
+        template.write({"state": "approved", "provider_name": "shop_opening_buttons"})
+        self.campaign.template_id = template
+        by_lang = {line.lang: line for line in self._preflight().line_ids}
+        self.assertIn("Partecipo", by_lang["it_IT"].preview_html)
+        self.assertNotIn("Count me in", by_lang["it_IT"].preview_html)
+        self.assertIn("Count me in", by_lang["en_US"].preview_html)
+
     def test_limit_split_and_start_agree_with_the_campaign(self):
         self.account.provider_tier_limit = 2
         # one number already counted in the last 24 hours, sent 3 hours ago

@@ -258,9 +258,8 @@ class SpokiCampaignPreflight(models.TransientModel):
                 if not group["complete"] and (not group["sample"] or not result["missing"]):
                     group.update(sample=partner_id, complete=not result["missing"], body=result["body"])
             self.env.invalidate_all()
-        buttons = template._buttons_data()
         return {
-            lang: dict(group, preview=template_rules.preview_html(group["body"], buttons))
+            lang: dict(group, preview=template_rules.preview_html(group["body"], template._buttons_data(lang)))
             for lang, group in sorted(groups.items(), key=lambda item: -item[1]["count"])
         }
 
