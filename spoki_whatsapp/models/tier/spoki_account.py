@@ -79,14 +79,18 @@ class SpokiAccount(models.Model):
     )
     # the same counters, live (what the dashboard shows): the form reads these
     live_users_24h = fields.Integer(
-        "Unique users (24 h)",
+        "Unique users now (24 h)",
         compute="_compute_live_users",
         help="Distinct numbers reached by business-initiated messages in the last 24 hours "
         "(replies inside a customer-opened window don't count). Counted now, like the dashboard.",
     )
-    live_users_7d = fields.Integer("Unique users (7 days)", compute="_compute_live_users")
-    live_portfolio_users_24h = fields.Integer("Unique users sharing the limit (24 h)", compute="_compute_live_users")
-    live_portfolio_users_7d = fields.Integer("Unique users sharing the limit (7 days)", compute="_compute_live_users")
+    live_users_7d = fields.Integer("Unique users now (7 days)", compute="_compute_live_users")
+    live_portfolio_users_24h = fields.Integer(
+        "Unique users sharing the limit now (24 h)", compute="_compute_live_users"
+    )
+    live_portfolio_users_7d = fields.Integer(
+        "Unique users sharing the limit now (7 days)", compute="_compute_live_users"
+    )
     tier_usage_24h = fields.Float("Limit used (24 h)", compute="_compute_tier_usage_24h")
     limit_reached_at = fields.Datetime(
         "Daily limit first reached",
