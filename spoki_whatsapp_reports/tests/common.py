@@ -109,3 +109,21 @@ class SpokiReportsCommon(SpokiCommon):
                 cls._conv(b, "+34612000001", rome(2025, 3, 15, 12, 0, 0)),
             ]
         )
+
+
+#: The page-side helpers of the dashboard browser tests: ``wait(selector,
+#: predicate)`` for an element, ``text(el)``.
+WAIT_JS = """
+const wait = async (selector, predicate = () => true, timeout = 20000) => {
+    const start = Date.now();
+    while (Date.now() - start < timeout) {
+        const el = document.querySelector(selector);
+        if (el && predicate(el)) {
+            return el;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`Timeout waiting for ${selector}`);
+};
+const text = (el) => el.textContent.trim();
+"""

@@ -7,23 +7,13 @@ from openpyxl import load_workbook
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
-from .common import SpokiReportsCommon
+from .common import WAIT_JS, SpokiReportsCommon
 
 # Waits for the dashboard, checks the figures it shows, opens the "?" menu,
 # switches the chart to hourly and checks the chart was redrawn.
-DASHBOARD_JS = """
-const wait = async (selector, predicate = () => true, timeout = 15000) => {
-    const start = Date.now();
-    while (Date.now() - start < timeout) {
-        const el = document.querySelector(selector);
-        if (el && predicate(el)) {
-            return el;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`Timeout waiting for ${selector}`);
-};
-const text = (el) => el.textContent.trim();
+DASHBOARD_JS = (
+    WAIT_JS
+    + """
 (async () => {
     const unique24 = await wait('.o_spoki_dashboard [data-kpi="unique_24h"]');
     const unique7 = await wait('.o_spoki_dashboard [data-kpi="unique_7d"]');
@@ -67,6 +57,7 @@ const text = (el) => el.textContent.trim();
     console.log("test successful");
 })().catch((error) => console.error(error.message || error));
 """
+)
 
 
 @tagged("post_install", "-at_install")

@@ -13,21 +13,11 @@ from odoo.tests import tagged
 
 from odoo.addons.spoki_whatsapp.tests.browser_signals import BrowserSignalsCase
 
-from .common import SpokiReportsCommon
+from .common import WAIT_JS, SpokiReportsCommon
 
-POLISH_JS = """
-const wait = async (selector, predicate = () => true, timeout = 20000) => {
-    const start = Date.now();
-    while (Date.now() - start < timeout) {
-        const el = document.querySelector(selector);
-        if (el && predicate(el)) {
-            return el;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`Timeout waiting for ${selector}`);
-};
-const text = (el) => el.textContent.trim();
+POLISH_JS = (
+    WAIT_JS
+    + """
 const expect = (what, value, expected) => {
     if (value !== expected) {
         throw new Error(`${what}: ${JSON.stringify(value)} instead of ${JSON.stringify(expected)}`);
@@ -65,6 +55,7 @@ const expect = (what, value, expected) => {
     console.log("test successful");
 })().catch((error) => console.error(error.message || error));
 """
+)
 
 
 @tagged("post_install", "-at_install")
