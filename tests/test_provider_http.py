@@ -146,3 +146,47 @@ def test_absolute_url_must_be_https_too(target):
     local = f"http://127.0.0.1:{target.server_address[1]}/ok"
     assert client.get(local)["id"] == 1
     assert target.hits[0]["Authorization"] == "Bearer t"
+
+
+def test_environment_is_read_once_per_host_not_per_call(target, monkeypatch):
+    """Issue 15 (dispatch throughput): requests reads the proxy variables
+    (two scans of ``os.environ``) on every call of a session that trusts the
+    environment; the client reads them once per host."""
+    import requests.sessions  # noqa: PLC0415
+
+    reads = []
+    original = requests.sessions.get_environ_proxies
+
+    def counting(url, no_proxy=None):
+        reads.append(url)
+        return original(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
+    client = JsonHttpClient(f"http://127.0.0.1:{target.server_address[1]}", headers={"Authorization": "Bearer t"})
+    for _i in range(5):
+        assert client.get("ok")["id"] == 1
+    assert len(target.hits) == 5
+    assert len(reads) == 1, reads
+
+
+def test_proxy_of_the_environment_is_still_used(target, monkeypatch):
+    """Read once, the environment still applies: an ``HTTP_PROXY`` set when
+    the client is built carries its calls (here the target plays the proxy)."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{target.server_address[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = JsonHttpClient("http://127.0.0.1:9/api", headers={"Authorization": "Bearer t"})  # port 9: nothing
+    assert client.get("ok")["id"] == 1
+    assert target.hits and target.hits[0]["Authorization"] == "Bearer t"
+
+
+def test_netrc_does_not_replace_the_authorization_header(target, monkeypatch, tmp_path):
+    """A ``~/.netrc`` entry for the provider's host must not replace the
+    provider's credentials (requests applies it when trusting the environment)."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    client = JsonHttpClient(f"http://127.0.0.1:{target.server_address[1]}", headers={"Authorization": "Bearer t"})
+    assert client.get("ok")["id"] == 1
+    assert target.hits[0]["Authorization"] == "Bearer t"

@@ -148,6 +148,13 @@ class JsonHttpClient:
         self.base_url = (base_url or "").rstrip("/")
         self.timeout = float(timeout or DEFAULT_TIMEOUT)
         self.session = session or requests.Session()
+        # The environment (proxy variables, CA bundle) is read once per host
+        # (``_environment``), not by requests on every call: with
+        # ``trust_env`` it scans ``os.environ`` twice and looks for a
+        # ``~/.netrc`` per request (~15% of a send's CPU), and a ``.netrc``
+        # entry would replace the provider's Authorization header.
+        self.session.trust_env = False
+        self._environments = {}
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if headers:
             self.session.headers.update({k: v for k, v in headers.items() if v is not None})
@@ -158,6 +165,20 @@ class JsonHttpClient:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
+    def _environment(self, url):
+        """``(proxies, verify)`` of the environment for ``url``'s host
+        (``HTTPS_PROXY`` / ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``…), read once."""
+        host = urlsplit(url).netloc
+        found = self._environments.get(host)
+        if found is None:
+            probe = requests.Session()
+            try:
+                settings = probe.merge_environment_settings(url, {}, None, None, None)
+            finally:
+                probe.close()
+            found = self._environments[host] = (settings["proxies"], settings["verify"])
+        return found
+
     def _call(self, method, path, headers=None, **kwargs):
         """The HTTP answer of one call (transport failures and redirects
         mapped to provider errors, the status not looked at)."""
@@ -165,12 +186,15 @@ class JsonHttpClient:
         problem = endpoint_problem(url)
         if problem:
             raise PermanentError(f"Refused provider endpoint {url!r}: {problem}", code="config")
+        proxies, verify = self._environment(url)
         try:
             response = self.session.request(
                 method,
                 url,
                 headers=headers,
                 timeout=self.timeout,
+                proxies=proxies,
+                verify=verify,
                 allow_redirects=False,  # the auth headers must not follow a redirect
                 **kwargs,
             )
