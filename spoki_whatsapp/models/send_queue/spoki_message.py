@@ -34,6 +34,12 @@ chunk by chunk (``send_commit_every`` messages):
    (``spoki.account.send_paused_until``) without using attempts, and the
    loop leaves that account until then.
 
+The bookkeeping of step 3 overlaps the next chunk's calls (``_send_batch``):
+once a chunk's outcomes are committed the next chunk is reserved and its
+calls start, and the answered chunk's conversations, chatter notes, chats
+and live refresh are written meanwhile, so the provider's answers don't wait
+for them. One chunk at a time is in flight.
+
 No second send: the attempt is committed (step 1) before the provider is
 called. A worker holds a *session* advisory lock on its id while it has
 messages in ``sending``; if it dies between the call and the commit (crash,
@@ -82,7 +88,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
 
@@ -231,11 +237,14 @@ class SpokiMessage(models.Model):
     def _dispatcher(self):
         """The threads of a run (``spoki_whatsapp.send_concurrency``) and
         the provider clients built for its accounts (one per thread and
-        account: their HTTP connections are reused from chunk to chunk)."""
+        account: their HTTP connections are reused from chunk to chunk);
+        for the run, the accounts' provider classes and the templates'
+        provider references (each commit empties the ORM cache: without
+        these, every chunk would read them again)."""
         concurrency = max(1, self._param("send_concurrency", 4))
         executor = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else None
         try:
-            yield {"executor": executor, "callers": {}}
+            yield {"executor": executor, "callers": {}, "classes": {}, "template_refs": {}}
         finally:
             if executor:
                 executor.shutdown(wait=True)
@@ -310,24 +319,60 @@ class SpokiMessage(models.Model):
         """One turn of ``account``: chunks until ``batch_size`` messages are
         handled, its queue is empty or blocked by the limit, its sending is
         paused, or the time is up. Returns ``(handled, next_free, paused
-        until)``."""
+        until)``.
+
+        Pipelined: once a chunk's calls are answered, its outcomes are
+        written and committed, the next chunk is reserved and its calls
+        start, and only then is the answered chunk's bookkeeping done
+        (conversations, chatter, chats, live refresh: ``_after_calls``)
+        while those calls run. One chunk at a time is in flight. A
+        throughput limit met by any call of the turn stops the calls not
+        made yet (``paused``) and no further chunk is reserved."""
         handled = 0
+        paused_event = threading.Event()
+        flight = None
+        first = True
         while True:
-            size = min(chunk_size, batch_size - handled)
-            one, next_free = self._send_chunk(account, worker, size, auto_commit, dispatcher)
-            handled += one
-            paused = account._send_paused_until(self._now())
-            if paused or not one:
+            if flight:
+                self._record_calls(flight)
+            paused = None if first else account._send_paused_until(self._now())
+            stop = not first and bool(
+                paused or paused_event.is_set() or handled >= batch_size or (deadline and time.monotonic() > deadline)
+            )
+            first = False
+            launched = next_free = None
+            if not stop:
+                try:
+                    one, next_free, launched = self._send_chunk(
+                        account,
+                        worker,
+                        min(chunk_size, batch_size - handled),
+                        auto_commit,
+                        dispatcher,
+                        paused=paused_event,
+                    )
+                except Exception:
+                    if flight:  # the outcomes are recorded: their bookkeeping all the same
+                        with suppress(Exception):
+                            self._after_calls(flight)
+                    raise
+                handled += one
+                stop = not one
+            if flight:
+                self._after_calls(flight)
+            flight = launched
+            if stop and not flight:
                 return handled, next_free, paused
-            if handled >= batch_size or (deadline and time.monotonic() > deadline):
-                return handled, None, None
 
     @api.model
-    def _send_chunk(self, account, worker, size, auto_commit, dispatcher, only_ids=None):
-        """Reserve and dispatch one chunk of ``account``. Returns ``(handled,
-        next_free)``. An unexpected exception while reserving is contained:
-        the reservation is rolled back and the chunk is reserved again message
-        by message, so that only the message that breaks counts a crash."""
+    def _send_chunk(self, account, worker, size, auto_commit, dispatcher, only_ids=None, paused=None):
+        """Reserve one chunk of ``account`` and start its calls. Returns
+        ``(handled, next_free, flight)``: ``flight`` (or None) is the chunk
+        whose calls run, for ``_wait_calls`` then ``_record_calls``. An
+        unexpected exception while reserving is contained: the reservation
+        is rolled back and the chunk is reserved again message by message
+        (each one sent and recorded at once), so that only the message that
+        breaks counts a crash."""
         picked = []
         try:
             with self._reservation(auto_commit):
@@ -347,14 +392,20 @@ class SpokiMessage(models.Model):
                 )
                 handled = 0
                 for message_id in ids:
-                    one, _next_free = self._send_chunk(account, worker, 1, auto_commit, dispatcher, [message_id])
+                    one, _next_free, flight = self._send_chunk(
+                        account, worker, 1, auto_commit, dispatcher, [message_id], paused=paused
+                    )
                     handled += one
-                return handled, None
+                    if flight:
+                        self._record_calls(flight)
+                        self._after_calls(flight)
+                return handled, None, None
             _logger.exception("WhatsApp: the send queue crashed on message(s) %s", ids or "(none picked)")
-            return self._record_crashes(ids, auto_commit), None
+            return self._record_crashes(ids, auto_commit), None, None
+        flight = None
         if reserved:
-            self._dispatch(account, reserved, worker, auto_commit, dispatcher)
-        return handled, next_free
+            flight = self._start_calls(account, reserved, worker, auto_commit, dispatcher, paused)
+        return handled, next_free, flight
 
     @contextmanager
     def _reservation(self, auto_commit):
@@ -581,11 +632,22 @@ class SpokiMessage(models.Model):
 
     @api.model
     def _dispatch(self, account, rows, worker, auto_commit, dispatcher=None):
-        """Steps 2 and 3: call the provider for ``rows`` (one chunk reserved
-        by ``worker``) and record the outcomes, then commit."""
+        """Steps 2 and 3 at once: call the provider for ``rows`` (one chunk
+        reserved by ``worker``) and record the outcomes, then commit."""
         if dispatcher is None:
             with self._dispatcher() as own:
                 return self._dispatch(account, rows, worker, auto_commit, own)
+        flight = self._start_calls(account, rows, worker, auto_commit, dispatcher)
+        if flight:
+            self._record_calls(flight)
+            self._after_calls(flight)
+
+    @api.model
+    def _start_calls(self, account, rows, worker, auto_commit, dispatcher, paused=None):
+        """Step 2: start the provider calls of ``rows`` in the dispatcher's
+        threads (no database access in them). Returns the chunk in flight
+        (None when the account's client can't be built: the chunk is
+        requeued and committed here)."""
         try:
             call = dispatcher["callers"].get(account.id) or self._provider_caller(account)
         except Exception:  # noqa: BLE001 - the account's setup, not a message: nothing was sent
@@ -595,41 +657,80 @@ class SpokiMessage(models.Model):
             self._write_outcomes(worker, [(row["id"], outcome) for row in rows])
             if auto_commit:
                 self.env.cr.commit()
-            return
+            return None
         dispatcher["callers"][account.id] = call
-        ready, crashed = self._prepare_rows(account, rows)
+        if account.id not in dispatcher["classes"]:
+            dispatcher["classes"][account.id] = account._provider_class()
+        provider_class = dispatcher["classes"][account.id]
+        ready, crashed = self._prepare_rows(account, rows, provider_class, dispatcher["template_refs"])
+        paused = paused if paused is not None else threading.Event()
         executor = dispatcher["executor"] if len(ready) > 1 else None
-        paused = threading.Event()
-        results = list(executor.map(lambda row: call(row, paused), ready)) if executor else []
-        if not executor:
-            results = [call(row, paused) for row in ready]
+        flight = {
+            "account": account,
+            "worker": worker,
+            "auto_commit": auto_commit,
+            "crashed": crashed,
+            "deduplicated": provider_class.supports_lookup,
+        }
+        if executor:
+            flight["futures"] = [executor.submit(call, row, paused) for row in ready]
+        else:
+            flight["results"] = [call(row, paused) for row in ready]
+        return flight
+
+    @api.model
+    def _wait_calls(self, flight):
+        """The answers of a chunk in flight, once all its calls are done."""
+        if "results" not in flight:
+            flight["results"] = [future.result() for future in flight.pop("futures")]
+        return flight["results"]
+
+    @api.model
+    def _record_calls(self, flight):
+        """Step 3: record the outcomes of a chunk's calls, then commit (their
+        bookkeeping is ``_after_calls``)."""
+        account, worker, auto_commit = flight["account"], flight["worker"], flight["auto_commit"]
+        results = self._wait_calls(flight)
         # a transaction begun after the calls: it sees the status events the
         # provider pushed meanwhile (kept pending until the provider id is known)
         self._begin_read_committed(auto_commit)
         now = self._now()
-        outcomes, error_codes, pause_end = self._outcomes_of_calls(account, results, crashed, now)
+        outcomes, error_codes, pause_end = self._outcomes_of_calls(
+            account, results, flight["crashed"], now, deduplicated=flight["deduplicated"]
+        )
         self._write_outcomes(worker, outcomes)
         self._apply_pending_status_events([mid for mid, _outcome in outcomes])
         if auto_commit:
             self.env.cr.commit()
         if pause_end:
             account._pause_sending(pause_end, auto_commit)
-        self._after_outcome([mid for mid, outcome in outcomes if outcome.settled], auto_commit)
-        if error_codes:
-            account._on_provider_errors(error_codes)
+        flight["settled"] = [mid for mid, outcome in outcomes if outcome.settled]
+        flight["error_codes"] = error_codes
 
     @api.model
-    def _prepare_rows(self, account, rows):
+    def _after_calls(self, flight):
+        """The bookkeeping of a recorded chunk (``_after_outcome``) and the
+        account's reaction to its errors."""
+        self._after_outcome(flight.pop("settled", []), flight["auto_commit"])
+        if flight.get("error_codes"):
+            flight["account"]._on_provider_errors(flight.pop("error_codes"))
+
+    @api.model
+    def _prepare_rows(self, account, rows, provider_class=None, refs=None):
         """What each call needs, computed here (database access) rather than
         in the threads: the template's reference and the parameters. Returns
         ``(ready rows, [(row, crash outcome)])``: a row our code can't
-        prepare is a crash before any call."""
-        provider_class = account._provider_class()
-        template_ids = {row["template_id"] for row in rows if row["template_id"]}
-        refs = {
-            template.id: provider_class.template_ref(template.provider_name or template.name, template.external_id)
-            for template in self.env["spoki.template"].sudo().with_context(active_test=False).browse(template_ids)
-        }
+        prepare is a crash before any call. ``refs``: the templates'
+        references known already (``{template id: ref}``, completed here)."""
+        provider_class = provider_class or account._provider_class()
+        refs = {} if refs is None else refs
+        template_ids = {row["template_id"] for row in rows if row["template_id"]} - set(refs)
+        refs.update(
+            {
+                template.id: provider_class.template_ref(template.provider_name or template.name, template.external_id)
+                for template in self.env["spoki.template"].sudo().with_context(active_test=False).browse(template_ids)
+            }
+        )
         max_crashes, base_delay = self._crash_policy()
         ready, crashed = [], []
         for row in rows:
@@ -694,14 +795,15 @@ class SpokiMessage(models.Model):
         return call
 
     @api.model
-    def _outcomes_of_calls(self, account, results, crashed, now):
+    def _outcomes_of_calls(self, account, results, crashed, now, deduplicated=None):
         """``([(message id, SendOutcome)], error codes, pause end)`` of a
         chunk's calls (see ``tools/send_policy.py``)."""
         max_attempts = max(1, self._param("max_attempts", 5))
         base_delay = max(1, self._param("retry_base_delay", 30))
         max_crashes, _delay = self._crash_policy()
         default_pause = timedelta(seconds=max(1, self._param("rate_limit_pause", int(DEFAULT_PAUSE.total_seconds()))))
-        deduplicated = account._provider_class().supports_lookup
+        if deduplicated is None:
+            deduplicated = account._provider_class().supports_lookup
         pause_end = None
         for _row, _result, error, _crashed in results:
             if error is not None:
@@ -839,11 +941,21 @@ class SpokiMessage(models.Model):
             return
         try:
             with self.env.cr.savepoint():
-                messages = self.sudo().browse(message_ids).exists()
-                sent = messages.filtered(lambda m: m.state == "sent")
-                self.env["spoki.conversation"]._link_messages(sent)
-                messages._log_on_chatter()
-                messages._spoki_after_outcome_discuss()
+                # one query routes each message to the bookkeeping it needs: a
+                # campaign's messages (no chatter, no chat yet) only open
+                # conversations, without a field read through the ORM
+                rows = self.env.execute_query(
+                    SQL(
+                        """SELECT id, state = 'sent', partner_id IS NOT NULL AND campaign_id IS NULL,
+                                  mail_message_id IS NOT NULL OR campaign_id IS NULL
+                             FROM spoki_message WHERE id = ANY(%s)""",
+                        list(message_ids),
+                    )
+                )
+                Message = self.sudo()
+                self.env["spoki.conversation"]._link_messages(Message.browse([row[0] for row in rows if row[1]]))
+                Message.browse([row[0] for row in rows if row[2]])._log_on_chatter()
+                Message.browse([row[0] for row in rows if row[3]])._spoki_after_outcome_discuss()
         except TRANSIENT_DB_ERRORS:
             raise
         except Exception:  # noqa: BLE001 - bookkeeping of messages already recorded
