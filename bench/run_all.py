@@ -91,6 +91,7 @@ def parse_args(argv=None):
     parser.add_argument("--dispatch-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--account-id", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stop-at", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for key, value in SIZES["quick" if args.quick else "full"].items():
         if getattr(args, key) is None:
@@ -250,8 +251,11 @@ def fake_credentials(fake):
 
 def dispatch_worker(args):
     """A send worker process (``--dispatch-worker``): opens the registry, says
-    READY, waits for GO on stdin, then runs the send queue one batch at a time
-    until the account has ``--stop-at`` sent messages or the queue is empty."""
+    READY, waits for GO on stdin, then runs the send queue until the account
+    has ``--stop-at`` sent messages or the queue is empty. Like the cron (one
+    run sends batch after batch for ``send_time_budget`` seconds), one run of
+    ``_process_queue`` sends this process's share of what is left
+    (``--processes`` workers share it), then the count is checked again."""
     from odoo import SUPERUSER_ID, api  # noqa: PLC0415
 
     registry = bench.open_registry(args)
@@ -263,9 +267,11 @@ def dispatch_worker(args):
         sys.stdin.readline()
         while True:
             cr.execute("SELECT count(*) FROM spoki_message WHERE account_id = %s AND state = 'sent'", [args.account_id])
-            if cr.fetchone()[0] >= args.stop_at:
+            left = args.stop_at - cr.fetchone()[0]
+            if left <= 0:
                 break
-            done, _remaining = Message._process_queue(time_budget=0, auto_commit=True, max_batches=1)
+            batches = max(1, left // (args.batch_size * (args.processes or 1)))
+            done, _remaining = Message._process_queue(time_budget=0, auto_commit=True, max_batches=batches)
             if not done:
                 break
             cr.commit()
@@ -277,7 +283,8 @@ def dispatch_worker(args):
 def run_workers(args, processes, account_id, stop_at):
     """``processes`` send worker processes, timed from GO to the last one done."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--dispatch-worker", "--db", args.db]
-    cmd += [f"--account-id={account_id}", f"--stop-at={stop_at}", *_db_options(args)]
+    cmd += [f"--account-id={account_id}", f"--stop-at={stop_at}", f"--processes={processes}"]
+    cmd += [f"--batch-size={args.batch_size}", *_db_options(args)]
     workers = [
         subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         for _i in range(processes)

@@ -37,8 +37,9 @@ chunk by chunk (``send_commit_every`` messages):
 The bookkeeping of step 3 overlaps the next chunk's calls (``_send_batch``):
 once a chunk's outcomes are committed the next chunk is reserved and its
 calls start, and the answered chunk's conversations, chatter notes, chats
-and live refresh are written meanwhile, so the provider's answers don't wait
-for them. One chunk at a time is in flight.
+and live refresh are written meanwhile (in the same worker, by its cursor),
+so the provider's answers don't wait for them. One chunk at a time is in
+flight.
 
 No second send: the attempt is committed (step 1) before the provider is
 called. A worker holds a *session* advisory lock on its id while it has
@@ -240,11 +241,21 @@ class SpokiMessage(models.Model):
         account: their HTTP connections are reused from chunk to chunk);
         for the run, the accounts' provider classes and the templates'
         provider references (each commit empties the ORM cache: without
-        these, every chunk would read them again)."""
+        these, every chunk would read them again); the chunks recorded
+        whose bookkeeping is still to do (done at the latest when the run
+        ends)."""
         concurrency = max(1, self._param("send_concurrency", 4))
         executor = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else None
+        dispatcher = {"executor": executor, "callers": {}, "classes": {}, "template_refs": {}, "recorded": []}
         try:
-            yield {"executor": executor, "callers": {}, "classes": {}, "template_refs": {}}
+            yield dispatcher
+        except Exception:
+            if dispatcher["recorded"]:  # the outcomes are committed: their bookkeeping all the same
+                with suppress(Exception):
+                    self._bookkeeping(dispatcher)
+            raise
+        else:
+            self._bookkeeping(dispatcher)
         finally:
             if executor:
                 executor.shutdown(wait=True)
@@ -324,10 +335,11 @@ class SpokiMessage(models.Model):
         Pipelined: once a chunk's calls are answered, its outcomes are
         written and committed, the next chunk is reserved and its calls
         start, and only then is the answered chunk's bookkeeping done
-        (conversations, chatter, chats, live refresh: ``_after_calls``)
-        while those calls run. One chunk at a time is in flight. A
-        throughput limit met by any call of the turn stops the calls not
-        made yet (``paused``) and no further chunk is reserved."""
+        (conversations, chatter, chats, live refresh: ``_bookkeeping``)
+        while those calls run — the last chunk of a turn's during the next
+        turn's first calls, or when the run ends. One chunk at a time is in
+        flight. A throughput limit met by any call of the turn stops the
+        calls not made yet (``paused``) and no further chunk is reserved."""
         handled = 0
         paused_event = threading.Event()
         flight = None
@@ -335,6 +347,7 @@ class SpokiMessage(models.Model):
         while True:
             if flight:
                 self._record_calls(flight)
+                dispatcher["recorded"].append(flight)
             paused = None if first else account._send_paused_until(self._now())
             stop = not first and bool(
                 paused or paused_event.is_set() or handled >= batch_size or (deadline and time.monotonic() > deadline)
@@ -342,24 +355,13 @@ class SpokiMessage(models.Model):
             first = False
             launched = next_free = None
             if not stop:
-                try:
-                    one, next_free, launched = self._send_chunk(
-                        account,
-                        worker,
-                        min(chunk_size, batch_size - handled),
-                        auto_commit,
-                        dispatcher,
-                        paused=paused_event,
-                    )
-                except Exception:
-                    if flight:  # the outcomes are recorded: their bookkeeping all the same
-                        with suppress(Exception):
-                            self._after_calls(flight)
-                    raise
+                one, next_free, launched = self._send_chunk(
+                    account, worker, min(chunk_size, batch_size - handled), auto_commit, dispatcher, paused=paused_event
+                )
                 handled += one
                 stop = not one
-            if flight:
-                self._after_calls(flight)
+            if launched:
+                self._bookkeeping(dispatcher)
             flight = launched
             if stop and not flight:
                 return handled, next_free, paused
@@ -398,7 +400,7 @@ class SpokiMessage(models.Model):
                     handled += one
                     if flight:
                         self._record_calls(flight)
-                        self._after_calls(flight)
+                        self._after_outcome(flight["settled"], auto_commit)
                 return handled, None, None
             _logger.exception("WhatsApp: the send queue crashed on message(s) %s", ids or "(none picked)")
             return self._record_crashes(ids, auto_commit), None, None
@@ -640,7 +642,7 @@ class SpokiMessage(models.Model):
         flight = self._start_calls(account, rows, worker, auto_commit, dispatcher)
         if flight:
             self._record_calls(flight)
-            self._after_calls(flight)
+            self._after_outcome(flight["settled"], auto_commit)
 
     @api.model
     def _start_calls(self, account, rows, worker, auto_commit, dispatcher, paused=None):
@@ -688,7 +690,7 @@ class SpokiMessage(models.Model):
     @api.model
     def _record_calls(self, flight):
         """Step 3: record the outcomes of a chunk's calls, then commit (their
-        bookkeeping is ``_after_calls``)."""
+        bookkeeping is ``_bookkeeping``)."""
         account, worker, auto_commit = flight["account"], flight["worker"], flight["auto_commit"]
         results = self._wait_calls(flight)
         # a transaction begun after the calls: it sees the status events the
@@ -704,16 +706,16 @@ class SpokiMessage(models.Model):
             self.env.cr.commit()
         if pause_end:
             account._pause_sending(pause_end, auto_commit)
+        if error_codes:
+            account._on_provider_errors(error_codes)
         flight["settled"] = [mid for mid, outcome in outcomes if outcome.settled]
-        flight["error_codes"] = error_codes
 
     @api.model
-    def _after_calls(self, flight):
-        """The bookkeeping of a recorded chunk (``_after_outcome``) and the
-        account's reaction to its errors."""
-        self._after_outcome(flight.pop("settled", []), flight["auto_commit"])
-        if flight.get("error_codes"):
-            flight["account"]._on_provider_errors(flight.pop("error_codes"))
+    def _bookkeeping(self, dispatcher):
+        """The bookkeeping (``_after_outcome``) of the chunks recorded so far."""
+        while dispatcher["recorded"]:
+            flight = dispatcher["recorded"].pop(0)
+            self._after_outcome(flight.get("settled", []), flight["auto_commit"])
 
     @api.model
     def _prepare_rows(self, account, rows, provider_class=None, refs=None):
