@@ -190,3 +190,51 @@ def test_netrc_does_not_replace_the_authorization_header(target, monkeypatch, tm
     client = JsonHttpClient(f"http://127.0.0.1:{target.server_address[1]}", headers={"Authorization": "Bearer t"})
     assert client.get("ok")["id"] == 1
     assert target.hits[0]["Authorization"] == "Bearer t"
+
+
+def test_json_calls_skip_the_requests_session_layers(target, monkeypatch):
+    """Issue 15 (dispatch throughput): a JSON call goes through urllib3
+    directly (requests' request preparation, hooks and cookie jar cost about
+    half of a send's CPU), with the same headers and body on the wire."""
+    import json  # noqa: PLC0415
+
+    import requests  # noqa: PLC0415
+
+    from spoki_whatsapp.tools.providers.http import USER_AGENT  # noqa: PLC0415
+
+    bodies = []
+    original = _Target._any
+
+    def recording(handler):
+        length = int(handler.headers.get("Content-Length") or 0)
+        bodies.append(handler.rfile.read(length))
+        handler.headers.replace_header("Content-Length", "0")
+        return original(handler)
+
+    monkeypatch.setattr(_Target, "_any", recording)
+    monkeypatch.setattr(_Target, "do_POST", recording)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("requests.Session.request used for a JSON call")
+
+    monkeypatch.setattr(requests.Session, "request", refused)
+    client = JsonHttpClient(f"http://127.0.0.1:{target.server_address[1]}", headers={"Authorization": "Bearer t"})
+    assert client.post("ok", json={"to": "393331234567", "text": "città"})["id"] == 1
+    sent = target.hits[0]
+    assert sent["Authorization"] == "Bearer t"
+    assert sent["User-Agent"] == USER_AGENT
+    assert sent["Accept"] == "application/json"
+    assert sent["Content-Type"] == "application/json"
+    assert json.loads(bodies[0]) == {"to": "393331234567", "text": "città"}
+
+
+def test_direct_call_errors_are_those_of_requests(gone_meta):
+    """The direct way raises the exceptions requests would: a connection
+    that could not be opened is still known as never sent (Meta retries it)."""
+    from spoki_whatsapp.tools.providers import TemporaryError  # noqa: PLC0415
+    from spoki_whatsapp.tools.providers.meta import never_sent  # noqa: PLC0415
+
+    with pytest.raises(TemporaryError) as err:
+        gone_meta.send_text(TO, "hi", "k-gone")
+    assert err.value.code == "connection"
+    assert never_sent(err.value)

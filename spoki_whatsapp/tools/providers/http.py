@@ -1,7 +1,9 @@
 """Shared HTTP plumbing of the real providers (Meta Cloud API, Spoki).
 
 One :class:`JsonHttpClient` per provider instance: a ``requests`` session with
-the provider's auth headers, a timeout on every call, JSON in and out, and one
+the provider's auth headers (JSON calls without a proxy skip its per-call
+layers and go through urllib3 directly, with the same exceptions: see
+:meth:`JsonHttpClient._direct`), a timeout on every call, JSON in and out, and one
 place that turns transport failures and HTTP error statuses into the two error
 classes callers understand:
 
@@ -28,9 +30,26 @@ their own ``raise_for_response`` that refines the mapping and falls back to
 
 import ipaddress
 import json as jsonlib
+import os
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
+from requests.structures import CaseInsensitiveDict
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, select_proxy
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    HTTPError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.exceptions import ProxyError as Urllib3ProxyError
+from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from .base import PermanentError, TemporaryError
 
@@ -130,6 +149,35 @@ def raise_for_response(response, body=None):
     raise PermanentError(message, code="http_4xx", http_status=status)
 
 
+def _requests_error(err):
+    """The ``requests`` exception ``requests.adapters.HTTPAdapter.send``
+    raises for the urllib3 (or socket) error ``err``."""
+    if isinstance(err, (ProtocolError, OSError)):
+        return requests.ConnectionError(err)
+    if isinstance(err, MaxRetryError):
+        reason = err.reason
+        if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+            return requests.exceptions.ConnectTimeout(err)
+        if isinstance(reason, ResponseError):
+            return requests.exceptions.RetryError(err)
+        if isinstance(reason, Urllib3ProxyError):
+            return requests.exceptions.ProxyError(err)
+        if isinstance(reason, Urllib3SSLError):
+            return requests.exceptions.SSLError(err)
+        return requests.ConnectionError(err)
+    if isinstance(err, ClosedPoolError):
+        return requests.ConnectionError(err)
+    if isinstance(err, Urllib3ProxyError):
+        return requests.exceptions.ProxyError(err)
+    if isinstance(err, Urllib3SSLError):
+        return requests.exceptions.SSLError(err)
+    if isinstance(err, ReadTimeoutError):
+        return requests.exceptions.ReadTimeout(err)
+    if isinstance(err, InvalidHeader):
+        return requests.exceptions.InvalidHeader(err)
+    return requests.RequestException(err)
+
+
 class JsonHttpClient:
     """Small JSON-over-HTTP client bound to one base URL.
 
@@ -155,6 +203,7 @@ class JsonHttpClient:
         # entry would replace the provider's Authorization header.
         self.session.trust_env = False
         self._environments = {}
+        self._pools = {}  # verify → urllib3 pool manager of the direct calls
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if headers:
             self.session.headers.update({k: v for k, v in headers.items() if v is not None})
@@ -179,6 +228,61 @@ class JsonHttpClient:
             found = self._environments[host] = (settings["proxies"], settings["verify"])
         return found
 
+    def _direct(self, method, url, headers, json, verify):
+        """One JSON call through urllib3 (the library under requests), as
+        ``requests.Session.request`` would make it — same headers, body,
+        timeout, TLS verification, no redirect, no retry, and the same
+        ``requests`` exceptions (``HTTPAdapter.send``'s mapping: the
+        callers and :func:`.meta.never_sent` read them) — without requests'
+        per-call layers (request preparation, hooks, cookie jar, adapter
+        look-up): about half a call's CPU in a send worker. The answer is a
+        ``requests.Response`` with its body read."""
+        pool = self._pools.get(verify)
+        if pool is None:
+            if verify is False:
+                options = {"cert_reqs": "CERT_NONE"}
+            else:
+                bundle = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+                key = "ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"
+                options = {"cert_reqs": "CERT_REQUIRED", key: bundle}
+            pool = self._pools[verify] = urllib3.PoolManager(num_pools=4, **options)
+        merged = {k: v for k, v in self.session.headers.items() if v is not None}
+        body = None
+        if json is not None:
+            body = jsonlib.dumps(json, allow_nan=False).encode("utf-8")
+            merged["Content-Type"] = "application/json"
+        elif method in ("POST", "PUT", "PATCH"):
+            merged["Content-Length"] = "0"
+        for name, value in (headers or {}).items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        try:
+            raw = pool.urlopen(
+                method,
+                url,
+                body=body,
+                headers=merged,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+                decode_content=True,
+                retries=urllib3.util.Retry(0, read=False),
+                timeout=urllib3.util.Timeout(connect=self.timeout, read=self.timeout),
+            )
+        except (ProtocolError, OSError, HTTPError) as err:
+            raise _requests_error(err) from err
+        response = requests.Response()
+        response.status_code = raw.status
+        response.headers = CaseInsensitiveDict(raw.headers)
+        response.reason = raw.reason
+        response.url = url
+        response.encoding = get_encoding_from_headers(response.headers)
+        response._content = raw.data
+        response._content_consumed = True
+        return response
+
     def _call(self, method, path, headers=None, **kwargs):
         """The HTTP answer of one call (transport failures and redirects
         mapped to provider errors, the status not looked at)."""
@@ -187,17 +291,30 @@ class JsonHttpClient:
         if problem:
             raise PermanentError(f"Refused provider endpoint {url!r}: {problem}", code="config")
         proxies, verify = self._environment(url)
+        # JSON calls (sends, reads) without a proxy go the direct way; uploads,
+        # downloads, query parameters and proxied hosts through requests
+        direct = (
+            set(kwargs) <= {"json", "params"}
+            and kwargs.get("params") is None
+            and url.isascii()
+            and not select_proxy(url, proxies)
+            and type(self.session) is requests.Session
+            and self.session.auth is None
+        )
         try:
-            response = self.session.request(
-                method,
-                url,
-                headers=headers,
-                timeout=self.timeout,
-                proxies=proxies,
-                verify=verify,
-                allow_redirects=False,  # the auth headers must not follow a redirect
-                **kwargs,
-            )
+            if direct:
+                response = self._direct(method, url, headers, kwargs.get("json"), verify)
+            else:
+                response = self.session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    timeout=self.timeout,
+                    proxies=proxies,
+                    verify=verify,
+                    allow_redirects=False,  # the auth headers must not follow a redirect
+                    **kwargs,
+                )
         except requests.Timeout as exc:
             raise TemporaryError(
                 f"No answer from the provider within {self.timeout:g}s ({exc.__class__.__name__})",
@@ -270,3 +387,6 @@ class JsonHttpClient:
 
     def close(self):
         self.session.close()
+        for pool in self._pools.values():
+            pool.clear()
+        self._pools.clear()
