@@ -21,5 +21,7 @@ class SpokiMessage(models.Model):
         rows = self.env.execute_query(SQL("SELECT DISTINCT campaign_id, account_id FROM spoki_message WHERE %s", where))
         campaign_ids = {campaign_id for campaign_id, _account_id in rows if campaign_id}
         account_ids = {account_id for _campaign_id, account_id in rows}
-        notify_refresh(self.env["spoki.campaign"].sudo().browse(campaign_ids), throttled=True)
-        notify_refresh(self.env["spoki.account"].sudo().browse(account_ids), throttled=True)
+        for model, ids in (("spoki.campaign", campaign_ids), ("spoki.account", account_ids)):
+            records = self.env[model].sudo().browse(ids)
+            records.fetch(["company_id"])  # all notify_refresh reads (not the whole records: send queue, webhooks)
+            notify_refresh(records, throttled=True)

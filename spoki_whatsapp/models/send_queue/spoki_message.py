@@ -88,6 +88,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -246,7 +247,14 @@ class SpokiMessage(models.Model):
         ends)."""
         concurrency = max(1, self._param("send_concurrency", 4))
         executor = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else None
-        dispatcher = {"executor": executor, "callers": {}, "classes": {}, "template_refs": {}, "recorded": []}
+        dispatcher = {
+            "executor": executor,
+            "concurrency": concurrency,
+            "callers": {},
+            "classes": {},
+            "template_refs": {},
+            "recorded": [],
+        }
         try:
             yield dispatcher
         except Exception:
@@ -464,6 +472,9 @@ class SpokiMessage(models.Model):
         cr = self.env.cr
         self.env.flush_all()
         self._begin_read_committed(auto_commit)
+        # only what the limit needs: each commit empties the cache, and the
+        # whole account record costs more than the rest of the reservation
+        account.fetch(["tier_policy", "portfolio", "company_id", "provider_tier_limit", "tier_level_id"])
         account._lock_limit_group()
         # The clock is read once the group is ours: a reservation committed
         # by another worker while we waited is dated before this ``now``.
@@ -675,7 +686,20 @@ class SpokiMessage(models.Model):
             "deduplicated": provider_class.supports_lookup,
         }
         if executor:
-            flight["futures"] = [executor.submit(call, row, paused) for row in ready]
+            # one task per thread taking the chunk's rows in turn (not one
+            # future per message: their bookkeeping competes with the calls)
+            todo = deque(ready)
+
+            def calls():
+                done = []
+                while True:
+                    try:
+                        row = todo.popleft()
+                    except IndexError:
+                        return done
+                    done.append(call(row, paused))
+
+            flight["futures"] = [executor.submit(calls) for _i in range(min(dispatcher["concurrency"], len(ready)))]
         else:
             flight["results"] = [call(row, paused) for row in ready]
         return flight
@@ -684,7 +708,7 @@ class SpokiMessage(models.Model):
     def _wait_calls(self, flight):
         """The answers of a chunk in flight, once all its calls are done."""
         if "results" not in flight:
-            flight["results"] = [future.result() for future in flight.pop("futures")]
+            flight["results"] = [result for future in flight.pop("futures") for result in future.result()]
         return flight["results"]
 
     @api.model
