@@ -132,3 +132,35 @@ class TestSendQueueConcurrency(TransactionCase):
         self.assertEqual(states["sent"][:2], [1000, 1000], "exactly the limit of unique numbers")
         self.assertEqual(states["queued"][0], 500)
         self.assertEqual(len(counter.calls), 1000)
+
+    def test_reconcile_after_an_old_snapshot_leaves_a_recorded_chunk(self):
+        """Issue 15 (2 send workers): a worker whose transaction began while
+        another worker's chunk was ``sending`` must not reconcile that chunk
+        once the other worker recorded it and ended its run (its lock free):
+        it failed on a serialization error and the worker died."""
+        account_id, _template = self._setup_data(20, unlimited=True)
+        worker = 1234567
+        with self.registry.cursor() as other:
+            other.execute(
+                "UPDATE spoki_message SET state = 'sending', sending_worker = %s, idempotency_key = 'k-' || id"
+                " WHERE account_id = %s",
+                [worker, account_id],
+            )
+            other.commit()
+        with self.registry.cursor() as cr:
+            cr.transaction = api.Transaction(self.registry)
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            # this worker's snapshot: the other one's chunk in flight
+            cr.execute("SELECT COUNT(*) FROM spoki_message WHERE account_id = %s AND state = 'sending'", [account_id])
+            self.assertEqual(cr.fetchone()[0], 20)
+            with self.registry.cursor() as other:
+                # the other worker records its chunk and ends its run (no lock held any more)
+                other.execute(
+                    "UPDATE spoki_message SET state = 'sent', sending_worker = NULL, provider_message_id = 'p-' || id"
+                    " WHERE account_id = %s",
+                    [account_id],
+                )
+                other.commit()
+            env["spoki.message"]._reconcile_sending(auto_commit=True)
+            cr.commit()
+        self.assertEqual(self._states(account_id), {"sent": [20, 20, 20]})

@@ -612,7 +612,7 @@ class SpokiMessage(models.Model):
         idempotency key, counted or not); return what dispatch needs."""
         if not rows:
             return []
-        self.env.cr.execute(
+        marked = self.env.execute_query_dict(
             SQL(
                 """UPDATE spoki_message AS m
                       SET state = 'sending', sending_worker = %(worker)s, attempt_at = %(now)s,
@@ -621,7 +621,11 @@ class SpokiMessage(models.Model):
                           idempotency_key = COALESCE(m.idempotency_key, %(prefix)s || m.id::varchar),
                           write_date = %(now)s
                      FROM unnest(%(ids)s::int[], %(counts)s::boolean[]) AS v(id, counts)
-                    WHERE m.id = v.id""",
+                    WHERE m.id = v.id
+                RETURNING m.id, m.wa_phone, m.kind, m.body, m.template_id, m.lang, m.template_params,
+                          m.idempotency_key, m.attempt_count, m.partner_id, m.send_crash_count, m.priority,
+                          (SELECT q.provider_message_id FROM spoki_message q WHERE q.id = m.reply_to_id)
+                          AS reply_to""",
                 worker=worker,
                 now=now,
                 prefix=self._idempotency_prefix(),
@@ -629,17 +633,10 @@ class SpokiMessage(models.Model):
                 counts=[row["counts"] for row in rows],
             )
         )
-        return self.env.execute_query_dict(
-            SQL(
-                """SELECT m.id, m.wa_phone, m.kind, m.body, m.template_id, m.lang, m.template_params,
-                          m.idempotency_key, m.attempt_count, m.partner_id, m.send_crash_count,
-                          q.provider_message_id AS reply_to
-                     FROM spoki_message m
-                LEFT JOIN spoki_message q ON q.id = m.reply_to_id
-                    WHERE m.id = ANY(%s) ORDER BY m.priority DESC, m.id""",
-                [row["id"] for row in rows],
-            )
-        )
+        # one statement, not an UPDATE then a SELECT (the chunk is on the critical path)
+        # in the pick's order (ORDER BY priority DESC, id: NULL first)
+        marked.sort(key=lambda row: (row["priority"] is not None, -(row["priority"] or 0), row["id"]))
+        return marked
 
     # -- dispatch -----------------------------------------------------------
 
@@ -997,9 +994,15 @@ class SpokiMessage(models.Model):
     def _reconcile_sending(self, auto_commit=True):
         """Messages left in ``sending`` by a worker that is gone (its session
         lock is free): settle them without ever sending twice; then fail the
-        messages whose outcome stayed unknown past the grace period."""
+        messages whose outcome stayed unknown past the grace period.
+
+        In a READ COMMITTED transaction of its own: a snapshot taken earlier
+        (the cron's transaction) may still show a chunk ``sending`` that its
+        worker recorded before ending its run — its lock free, the rows
+        already changed: reconciling them failed on a serialization error."""
         cr = self.env.cr
         self.env.flush_all()
+        self._begin_read_committed(auto_commit)
         workers = [
             worker
             for (worker,) in self.env.execute_query(
