@@ -251,8 +251,8 @@ class JsonHttpClient:
         if json is not None:
             body = jsonlib.dumps(json, allow_nan=False).encode("utf-8")
             merged["Content-Type"] = "application/json"
-        elif method in ("POST", "PUT", "PATCH"):
-            merged["Content-Length"] = "0"
+        elif method not in ("GET", "HEAD"):
+            merged["Content-Length"] = "0"  # as requests does for a body-less POST, DELETE…
         for name, value in (headers or {}).items():
             if value is None:
                 merged.pop(name, None)
