@@ -204,6 +204,18 @@ class SpokiMessage(models.Model):
             ["campaign_id", "state"],
             where="campaign_id IS NOT NULL",
         )
+        # The chunks whose outcomes are committed and whose bookkeeping
+        # (conversations, chatter, chats) is still to do: one row per chunk,
+        # written with the outcomes and deleted with the bookkeeping, read by
+        # the reconciliation when its worker is gone (send_queue/). A few rows
+        # at most, written and read only by the send queue in SQL: a table
+        # without a model.
+        cr.execute(
+            """CREATE TABLE IF NOT EXISTS spoki_send_bookkeeping (
+                   id serial PRIMARY KEY,
+                   worker integer NOT NULL,
+                   message_ids integer[] NOT NULL)"""
+        )
 
     # ------------------------------------------------------------
     # COMPUTE

@@ -408,7 +408,7 @@ class SpokiMessage(models.Model):
                     handled += one
                     if flight:
                         self._record_calls(flight)
-                        self._after_outcome(flight["settled"], auto_commit)
+                        self._after_outcome(flight["settled"], auto_commit, flight.get("bookkeeping_id"))
                 return handled, None, None
             _logger.exception("WhatsApp: the send queue crashed on message(s) %s", ids or "(none picked)")
             return self._record_crashes(ids, auto_commit), None, None
@@ -650,7 +650,7 @@ class SpokiMessage(models.Model):
         flight = self._start_calls(account, rows, worker, auto_commit, dispatcher)
         if flight:
             self._record_calls(flight)
-            self._after_outcome(flight["settled"], auto_commit)
+            self._after_outcome(flight["settled"], auto_commit, flight.get("bookkeeping_id"))
 
     @api.model
     def _start_calls(self, account, rows, worker, auto_commit, dispatcher, paused=None):
@@ -723,20 +723,54 @@ class SpokiMessage(models.Model):
         )
         self._write_outcomes(worker, outcomes)
         self._apply_pending_status_events([mid for mid, _outcome in outcomes])
+        settled = [mid for mid, outcome in outcomes if outcome.settled]
+        flight["bookkeeping_id"] = self._bookkeeping_pending(worker, settled)
         if auto_commit:
             self.env.cr.commit()
         if pause_end:
             account._pause_sending(pause_end, auto_commit)
         if error_codes:
             account._on_provider_errors(error_codes)
-        flight["settled"] = [mid for mid, outcome in outcomes if outcome.settled]
+        flight["settled"] = settled
 
     @api.model
     def _bookkeeping(self, dispatcher):
         """The bookkeeping (``_after_outcome``) of the chunks recorded so far."""
         while dispatcher["recorded"]:
             flight = dispatcher["recorded"].pop(0)
-            self._after_outcome(flight.get("settled", []), flight["auto_commit"])
+            self._after_outcome(flight.get("settled", []), flight["auto_commit"], flight.get("bookkeeping_id"))
+
+    @api.model
+    def _bookkeeping_pending(self, worker, message_ids):
+        """Note, in the outcomes' transaction, that the bookkeeping of
+        ``message_ids`` is still to do (``spoki_send_bookkeeping``): if the
+        worker dies before it, the reconciliation does it
+        (``_reconcile_bookkeeping``). Returns the note's id, or None."""
+        if not message_ids:
+            return None
+        return self.env.execute_query(
+            SQL(
+                "INSERT INTO spoki_send_bookkeeping (worker, message_ids) VALUES (%s, %s) RETURNING id",
+                worker,
+                list(message_ids),
+            )
+        )[0][0]
+
+    @api.model
+    def _reconcile_bookkeeping(self, auto_commit):
+        """The bookkeeping that workers now gone left undone: their outcomes
+        were committed, the chunk's conversations, chatter notes and chats
+        were not (killed while the next chunk's calls ran). Done once: the
+        note is deleted in the bookkeeping's transaction."""
+        cr = self.env.cr
+        for note_id, worker, message_ids in self.env.execute_query(
+            SQL("SELECT id, worker, message_ids FROM spoki_send_bookkeeping ORDER BY id")
+        ):
+            cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", LOCK_NS_WORKER, worker))
+            if not cr.fetchone()[0]:
+                continue  # alive: it does its own
+            _logger.info("WhatsApp: bookkeeping of %s messages left by a stopped send worker", len(message_ids))
+            self._after_outcome(message_ids, auto_commit, note_id)
 
     @api.model
     def _prepare_rows(self, account, rows, provider_class=None, refs=None):
@@ -956,10 +990,14 @@ class SpokiMessage(models.Model):
         self.invalidate_model()
 
     @api.model
-    def _after_outcome(self, message_ids, auto_commit):
+    def _after_outcome(self, message_ids, auto_commit, bookkeeping_id=None):
         """Conversations, chatter and chat bookkeeping of messages that were
         just sent or failed (a separate transaction: the outcome is already
-        safe; a failure here is logged, it never undoes an outcome)."""
+        safe; a failure here is logged, it never undoes an outcome).
+        ``bookkeeping_id``: the note of ``_bookkeeping_pending`` saying it is
+        to do, deleted in this transaction."""
+        if bookkeeping_id:
+            self.env.cr.execute(SQL("DELETE FROM spoki_send_bookkeeping WHERE id = %s", bookkeeping_id))
         if not message_ids:
             return
         try:
@@ -1019,6 +1057,7 @@ class SpokiMessage(models.Model):
             if not cr.fetchone()[0]:
                 continue  # alive
             self._reconcile_worker(worker, auto_commit)
+        self._reconcile_bookkeeping(auto_commit)
         self._expire_unknown_outcomes(auto_commit)
 
     @api.model
