@@ -86,3 +86,30 @@ class TestFiguresFastPath(SpokiReportsCommon):
         self.assertEqual((data["last_month"]["year"], data["last_month"]["month"]), (2025, 3))
         _daily, totals = self._expected(self.account, "Europe/Rome", date(2025, 3, 1), date(2025, 3, 31))
         self.assertEqual({figure["key"]: figure["value"] for figure in data["last_month"]["figures"]}, totals)
+
+
+@tagged("post_install", "-at_install")
+class TestMessageIndexes(SpokiReportsCommon):
+    """Every index of spoki_message is written for every message sent and
+    every status applied: the reports' covering index replaces core's
+    (account_id, message_date) one instead of doubling it."""
+
+    def _indexes_leading_with_account_date(self):
+        self.env.cr.execute(
+            """SELECT c.relname
+                 FROM pg_index i
+                 JOIN pg_class c ON c.oid = i.indexrelid
+                 JOIN pg_class t ON t.oid = i.indrelid
+                WHERE t.relname = 'spoki_message' AND i.indpred IS NULL
+                  AND i.indkey[0] = (SELECT attnum FROM pg_attribute a WHERE a.attrelid = t.oid
+                                                                        AND a.attname = 'account_id')
+                  AND i.indkey[1] = (SELECT attnum FROM pg_attribute a WHERE a.attrelid = t.oid
+                                                                        AND a.attname = 'message_date')
+             ORDER BY 1"""
+        )
+        return [name for (name,) in self.env.cr.fetchall()]
+
+    def test_one_account_date_index(self):
+        self.assertEqual(self._indexes_leading_with_account_date(), ["spoki_message_report_idx"])
+        self.env["spoki.message"].init()  # core updated after the reports: not created again
+        self.assertEqual(self._indexes_leading_with_account_date(), ["spoki_message_report_idx"])
