@@ -1,0 +1,66 @@
+"""spoki_whatsapp_csv.tools.analysis.is_valid_number answers as
+phonenumbers.is_valid_number (it asks the likeliest number types first)."""
+
+import random
+
+import phonenumbers
+
+from spoki_whatsapp.tools.phone import normalize_phone
+from spoki_whatsapp_csv.tools.analysis import fast_normalizer, is_valid_number
+
+TYPES = list(range(11))  # every phonenumbers.PhoneNumberType but UNKNOWN
+
+
+def examples():
+    numbers = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in TYPES:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                numbers.append(example)
+    for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            numbers.append(example)
+    return numbers
+
+
+def variants(number, rng):
+    """The number, its neighbours and shorter/longer forms: valid and invalid ones."""
+    nsn = phonenumbers.national_significant_number(number)
+    texts = {nsn, nsn[:-1], nsn + "0", nsn[:-2] + "99", str(rng.randint(1, 9)) + nsn[1:]}
+    for _i in range(6):
+        position = rng.randrange(len(nsn))
+        texts.add(nsn[:position] + str(rng.randint(0, 9)) + nsn[position + 1 :])
+    for text in texts:
+        try:
+            yield phonenumbers.parse(f"+{number.country_code}{text}", None)
+        except phonenumbers.NumberParseException:
+            continue
+
+
+def test_same_answer_as_phonenumbers():
+    rng = random.Random(15)
+    checked = valid = 0
+    for example in examples():
+        for number in variants(example, rng):
+            expected = phonenumbers.is_valid_number(number)
+            assert is_valid_number(number) == expected, phonenumbers.format_number(number, 0)
+            checked, valid = checked + 1, valid + expected
+    assert checked > 5000 and 0.2 < valid / checked < 0.8, (checked, valid)
+
+
+def test_random_numbers_and_the_normalizer():
+    rng = random.Random(39)
+    normalize = fast_normalizer()
+    for _i in range(20000):
+        raw = f"+{rng.randint(1, 999)} {rng.randint(10**4, 10**11)}"
+        try:
+            number = phonenumbers.parse(raw, None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is not None:
+            assert is_valid_number(number) == phonenumbers.is_valid_number(number), raw
+        assert normalize(raw, "IT") == normalize_phone(raw, "IT"), raw
+    for raw in ["347 123 4567", "06 6988 1234", "+39 06 698 12345", "0039 3471234567", "+1 787 555 0123", "12"]:
+        assert normalize(raw, "IT") == normalize_phone(raw, "IT"), raw
