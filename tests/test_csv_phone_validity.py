@@ -6,7 +6,7 @@ import random
 import phonenumbers
 
 from spoki_whatsapp.tools.phone import normalize_phone
-from spoki_whatsapp_csv.tools.analysis import fast_normalizer, is_valid_number
+from spoki_whatsapp_csv.tools.analysis import fast_normalizer, is_valid_number, parse_plus_digits
 
 TYPES = list(range(11))  # every phonenumbers.PhoneNumberType but UNKNOWN
 
@@ -64,3 +64,23 @@ def test_random_numbers_and_the_normalizer():
         assert normalize(raw, "IT") == normalize_phone(raw, "IT"), raw
     for raw in ["347 123 4567", "06 6988 1234", "+39 06 698 12345", "0039 3471234567", "+1 787 555 0123", "12"]:
         assert normalize(raw, "IT") == normalize_phone(raw, "IT"), raw
+
+
+def test_parse_plus_digits_same_number_as_parse():
+    rng = random.Random(7)
+    texts = []
+    for example in examples():
+        nsn = phonenumbers.national_significant_number(example)
+        code = example.country_code
+        texts += [f"+{code}{nsn}", f"+{code}0{nsn}", f"+{code}{nsn[:-1]}", f"+{code}00{nsn}", f"+{code}1{nsn}"]
+    texts += [f"+{rng.randint(1, 999)}{rng.randint(0, 10**12)}" for _i in range(20000)]
+    texts += ["+", "+1", "+12", "+0391234567", "+39" + "9" * 20, "+3906698", "+390669812345"]
+    shortcut = 0
+    for text in texts:
+        number = parse_plus_digits(text)
+        if number is None:
+            continue
+        shortcut += 1
+        assert number == phonenumbers.parse(text, None), text
+        assert phonenumbers.format_number(number, 0) == phonenumbers.format_number(phonenumbers.parse(text, None), 0)
+    assert shortcut > 0.9 * len(texts) - 100, (shortcut, len(texts))
