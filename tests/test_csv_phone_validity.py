@@ -84,3 +84,38 @@ def test_parse_plus_digits_same_number_as_parse():
         assert number == phonenumbers.parse(text, None), text
         assert phonenumbers.format_number(number, 0) == phonenumbers.format_number(phonenumbers.parse(text, None), 0)
     assert shortcut > 0.9 * len(texts) - 100, (shortcut, len(texts))
+
+
+def test_parse_national_digits_same_number_as_parse():
+    rng = random.Random(8)
+    cases = []
+    for example in examples():
+        region = phonenumbers.region_code_for_number(example)
+        if region in (None, "001"):
+            continue
+        nsn = phonenumbers.national_significant_number(example)
+        prefix = phonenumbers.PhoneMetadata.metadata_for_region(region).national_prefix or ""
+        for text in (nsn, prefix + nsn, nsn[:-1], nsn + "7", f"{example.country_code}{nsn}", "00" + nsn, "011" + nsn):
+            cases.append((text, region))
+    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
+    cases += [(str(rng.randint(10**2, 10**12)), rng.choice(regions)) for _i in range(20000)]
+    cases += [("3471234567", "IT"), ("0669812345", "IT"), ("393471234567", "IT"), ("12", "IT"), ("3471234567", "ZZ")]
+    shortcut = 0
+    for text, region in cases:
+        number = parse_plus_digits(text, region)
+        if number is None:
+            continue
+        shortcut += 1
+        assert number == phonenumbers.parse(text, region), (text, region)
+    assert shortcut > 0.8 * len(cases), (shortcut, len(cases))
+
+
+def test_normalizer_on_national_numbers():
+    rng = random.Random(40)
+    normalize = fast_normalizer()
+    regions = ["IT", "VA", "US", "GB", "DE", "FR", "ES", "CH", "BR", "AR", "MX", "IN", "JP", "AU", "RU", "KZ"]
+    for _i in range(20000):
+        region = rng.choice(regions)
+        raw = str(rng.choice([rng.randint(10**5, 10**10), rng.randint(10**9, 10**11)]))
+        raw = rng.choice(["", "0", "00", "+", "011"]) + raw
+        assert normalize(raw, region) == normalize_phone(raw, region), (raw, region)

@@ -133,23 +133,42 @@ _LENGTH_NOT_KEPT = (
 )
 
 
-def parse_plus_digits(text):
-    """``phonenumbers.parse(text, None)`` for ``text`` = ``+`` and ASCII digits
-    (what ``phone._prepare`` gives for an international number), without the
+def parse_plus_digits(text, region=None):
+    """``phonenumbers.parse(text, region)`` for what ``phone._prepare`` gives:
+    ``+`` and ASCII digits (an international number, ``region`` not used), or
+    ASCII digits read as a number of ``region`` (upper case). It skips the
     generic steps such a text doesn't need (extension, RFC 3966 context,
     letters, digit normalisation: half of ``parse``'s time). None where
-    ``parse`` would raise, or where this shortcut is not sure: the caller then
-    uses ``normalize_phone`` itself (tests/test_csv_phone_validity.py compares
-    the two)."""
-    digits = text[1:]
-    if len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN or not digits.isdigit() or not digits.isascii():
+    ``parse`` would raise, or where this shortcut is not sure (a national
+    number that starts with an international call prefix or with the
+    country's calling code): the caller then uses ``normalize_phone``
+    itself (tests/test_csv_phone_validity.py compares the two)."""
+    plus = text[:1] == "+"
+    digits = text[1:] if plus else text
+    if (
+        len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN
+        or len(text) > phonenumberutil._MAX_INPUT_STRING_LENGTH
+        or not digits.isdigit()
+        or not digits.isascii()
+    ):
         return None
-    country_code, national = phonenumberutil._extract_country_code(digits)
-    if not country_code:
-        return None
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(
-        country_code, phonenumberutil.region_code_for_country_code(country_code)
-    )
+    if plus:
+        country_code, national = phonenumberutil._extract_country_code(digits)
+        if not country_code:
+            return None
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+            country_code, phonenumberutil.region_code_for_country_code(country_code)
+        )
+    else:
+        metadata = PhoneMetadata.metadata_for_region(region, None) if region else None
+        if metadata is None or metadata.country_code is None:
+            return None
+        idd = metadata.international_prefix
+        if (idd is not None and phonenumberutil.re_compile(idd).match(digits)) or digits.startswith(
+            str(metadata.country_code)
+        ):
+            return None
+        country_code, national = metadata.country_code, digits
     if metadata is None or len(national) < phonenumberutil._MIN_LENGTH_FOR_NSN:
         return None
     _carrier, stripped, _done = phonenumberutil._maybe_strip_national_prefix_carrier_code(national, metadata)
@@ -181,7 +200,7 @@ def fast_normalizer(phone=None):
             region_code = None if prepared.startswith("+") else ((region or "").upper() or None)
             if prepared.startswith("+") or region_code:
                 try:
-                    number = (region_code is None and parse_plus_digits(prepared)) or parse(prepared, region_code)
+                    number = parse_plus_digits(prepared, region_code) or parse(prepared, region_code)
                 except parse_error:
                     return full(raw, region)
                 if is_valid(number):
