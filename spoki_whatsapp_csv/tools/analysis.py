@@ -79,28 +79,53 @@ def phone_module():
 # numbers, checked last. Valid means "of some type": :func:`is_valid_number`
 # asks the same questions, most likely first, and stops at the first yes.
 _OTHER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail")
-_matches = phonenumberutil._is_number_matching_desc
+_CHECKS = {}  # id(metadata) → (metadata, general check, type checks)
+
+
+def _check_of(desc):
+    """``(possible lengths or None, compiled pattern)`` of a number description,
+    None when nothing matches it (``phonenumberutil._is_number_matching_desc``)."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    lengths = frozenset(desc.possible_length) if len(desc.possible_length) > 0 else None
+    return lengths, re.compile(desc.national_number_pattern)
+
+
+def _checks_of(metadata):
+    found = _CHECKS.get(id(metadata))
+    if found is None or found[0] is not metadata:
+        names = (
+            ["fixed_line"] + ([] if metadata.same_mobile_and_fixed_line_pattern else ["mobile"]) + list(_OTHER_TYPES)
+        )
+        types = tuple(check for check in (_check_of(getattr(metadata, name)) for name in names) if check)
+        found = _CHECKS[id(metadata)] = (metadata, _check_of(metadata.general_desc), types)
+    return found
 
 
 def _of_some_type(nsn, metadata):
     """``phonenumberutil._number_type_helper(nsn, metadata) != UNKNOWN``."""
-    if not _matches(nsn, metadata.general_desc):
+    _metadata, general, types = _checks_of(metadata)
+    length = len(nsn)
+    if general is None or (general[0] is not None and length not in general[0]) or not general[1].fullmatch(nsn):
         return False
-    if _matches(nsn, metadata.fixed_line):
-        return True
-    if not metadata.same_mobile_and_fixed_line_pattern and _matches(nsn, metadata.mobile):
-        return True
-    return any(_matches(nsn, getattr(metadata, name)) for name in _OTHER_TYPES)
+    for lengths, pattern in types:
+        if (lengths is None or length in lengths) and pattern.fullmatch(nsn):
+            return True
+    return False
 
 
 def is_valid_number(number):
     """``phonenumbers.is_valid_number(number)``, the same answer sooner
     (tests/test_csv_tools.py compares them on every region's examples)."""
-    country_code = number.country_code
+    return is_valid_nsn(number.country_code, phonenumberutil.national_significant_number(number))
+
+
+def is_valid_nsn(country_code, nsn):
+    """:func:`is_valid_number` of the number of calling code ``country_code``
+    and national significant number ``nsn`` (text)."""
     regions = phonenumberutil.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
     if regions is None:
         return False
-    nsn = phonenumberutil.national_significant_number(number)
     if len(regions) > 1:
         # phonenumberutil._region_code_for_number_from_list
         for region_code in regions:
@@ -133,8 +158,9 @@ _LENGTH_NOT_KEPT = (
 )
 
 
-def parse_plus_digits(text, region=None):
-    """``phonenumbers.parse(text, region)`` for what ``phone._prepare`` gives:
+def split_digits(text, region=None):
+    """``(calling code, national significant number)`` of what
+    ``phonenumbers.parse(text, region)`` returns, for what ``phone._prepare`` gives:
     ``+`` and ASCII digits (an international number, ``region`` not used), or
     ASCII digits read as a number of ``region`` (upper case). It skips the
     generic steps such a text doesn't need (extension, RFC 3966 context,
@@ -176,6 +202,17 @@ def parse_plus_digits(text, region=None):
         national = stripped
     if not phonenumberutil._MIN_LENGTH_FOR_NSN <= len(national) <= phonenumberutil._MAX_LENGTH_FOR_NSN:
         return None
+    # (the national significant number of the PhoneNumber parse() makes is
+    # this text: its leading zeros are kept as "Italian leading zeros")
+    return country_code, national
+
+
+def parse_plus_digits(text, region=None):
+    """:func:`split_digits` as the ``PhoneNumber`` ``phonenumbers.parse`` returns, or None."""
+    found = split_digits(text, region)
+    if found is None:
+        return None
+    country_code, national = found
     number = phonenumbers.PhoneNumber(country_code=country_code)
     phonenumberutil._set_italian_leading_zeros_for_phone_number(national, number)
     number.national_number = int(national)
@@ -193,18 +230,25 @@ def fast_normalizer(phone=None):
     parse, is_valid, format_number = phonenumbers.parse, is_valid_number, phonenumbers.format_number
     e164_format = phonenumbers.PhoneNumberFormat.E164
     parse_error = phonenumbers.NumberParseException
+    result = phone.PhoneResult
 
     def normalize(raw, region=None):
         prepared = prepare(raw)
         if prepared:
             region_code = None if prepared.startswith("+") else ((region or "").upper() or None)
             if prepared.startswith("+") or region_code:
+                found = split_digits(prepared, region_code)
+                if found is not None:
+                    # E.164 is "+", the calling code and the national significant number
+                    if is_valid_nsn(*found):
+                        return result(f"+{found[0]}{found[1]}", True, "")
+                    return full(raw, region)
                 try:
-                    number = parse_plus_digits(prepared, region_code) or parse(prepared, region_code)
+                    number = parse(prepared, region_code)
                 except parse_error:
                     return full(raw, region)
                 if is_valid(number):
-                    return phone.PhoneResult(format_number(number, e164_format), True, "")
+                    return result(format_number(number, e164_format), True, "")
         return full(raw, region)
 
     return normalize
