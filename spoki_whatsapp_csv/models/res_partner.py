@@ -135,7 +135,7 @@ class ResPartner(models.Model):
         return found, several
 
     @api.model
-    def _spoki_csv_upsert(self, rows, fields_by_name, list_id=None, tz_name=None):
+    def _spoki_csv_upsert(self, rows, fields_by_name, list_id=None, tz_name=None, fire_list_entry=True):
         """Create or update contacts from clean rows, by normalised number.
 
         ``rows``: objects with ``phone`` (E.164, valid), ``first_name``,
@@ -146,7 +146,9 @@ class ResPartner(models.Model):
 
         Existing contacts (archived ones are reactivated) get the non-empty
         values of their row; new contacts are created; the dynamic values
-        are upserted; everyone goes into ``list_id`` when given. Set-based
+        are upserted; everyone goes into ``list_id`` when given (its entry
+        rules run for the contacts added, unless ``fire_list_entry`` is False:
+        the caller runs them; ``list_added_ids`` in the result). Set-based
         SQL in batches of 5,000 — the caller runs it in a savepoint.
         """
         timer = _Timer()
@@ -171,9 +173,10 @@ class ResPartner(models.Model):
         partner_ids = [id_by_phone[phone] for phone in phones]
         value_count = self._spoki_csv_write_values(rows, partner_ids, fields_by_name, tz_name, new_ids=created_ids)
         timer("dynamic values")
-        added = 0
+        added_ids = []
         if list_id:
-            added = self.env["spoki.list"].browse(list_id)._spoki_csv_add_partner_ids(partner_ids)
+            spoki_list = self.env["spoki.list"].browse(list_id)
+            added_ids = spoki_list._spoki_csv_add_partner_ids(partner_ids, fire=fire_list_entry)
             timer("list")
         self.env.flush_all()
         timer("flush")
@@ -191,7 +194,8 @@ class ResPartner(models.Model):
             "reactivated": reactivated,
             "several": len(several),
             "values": value_count,
-            "list_added": added,
+            "list_added": len(added_ids),
+            "list_added_ids": added_ids,
         }
 
     @api.model

@@ -102,8 +102,17 @@ class TestCsvImportSpeed(SpokiCsvCommon):
             sizes.append(len(chunk))
             return original(records, chunk, *args, **kwargs)
 
+        List = type(self.env["spoki.list"])
+        original_fire = List._spoki_fire_entry
+        fired = []
+
+        def fire(records, partner_ids):
+            fired.append(sorted(partner_ids))
+            return original_fire(records, partner_ids)
+
         with (
             patch.object(Partner, "_spoki_csv_upsert", spy),
+            patch.object(List, "_spoki_fire_entry", fire),
             patch.object(spoki_csv_import, "IMPORT_CHUNK", 2),
         ):
             wizard = self._wizard(csv_bytes(rows), list_mode="new", new_list_name="Chunks")
@@ -111,6 +120,9 @@ class TestCsvImportSpeed(SpokiCsvCommon):
             wizard.action_import()
         self.assertEqual(wizard.state, "done", wizard.import_error)
         self.assertEqual(sizes, [2, 2, 1])
+        # the list's entry rules run once for the whole file, as before chunks
+        # (creating the list calls it with no contact: nothing runs)
+        self.assertEqual([ids for ids in fired if ids], [sorted(wizard.result_list_id.partner_ids.ids)])
         self.assertEqual((wizard.result_created, wizard.result_values, wizard.result_list_added), (5, 5, 5))
         self.assertEqual(len(wizard.result_list_id.partner_ids), 5)
 

@@ -414,6 +414,7 @@ class SpokiCsvImport(models.TransientModel):
                     target_list = self.env["spoki.list"].create({"name": self.new_list_name.strip()})
                 partners = self.env["res.partner"].with_context(tracking_disable=True)
                 result = dict.fromkeys(("created", "updated", "reactivated", "values", "list_added"), 0)
+                added_ids = []
                 # a chunk of the clean file at a time, in the same savepoint
                 for rows in chunks:
                     done = partners._spoki_csv_upsert(
@@ -421,9 +422,14 @@ class SpokiCsvImport(models.TransientModel):
                         fields_by_name,
                         list_id=target_list.id,
                         tz_name=self.env.context.get("tz") or self.env.user.tz,
+                        fire_list_entry=False,
                     )
                     for key in result:
                         result[key] += done[key]
+                    added_ids += done["list_added_ids"]
+                # the list's entry rules run once for every contact added
+                if target_list:
+                    target_list._spoki_fire_entry(added_ids)
         except psycopg2.Error as exc:
             if exc.pgcode in CONCURRENCY_ERRORS:
                 raise
