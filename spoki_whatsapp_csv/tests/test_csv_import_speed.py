@@ -150,3 +150,17 @@ class TestCsvImportSpeed(SpokiCsvCommon):
         self.assertIn("Nothing was imported", wizard.import_error)
         self.assertEqual(self._partner_count(), count)
         self.assertFalse(self.env["spoki.list"].search([("name", "=", "Never")]))
+
+    def test_working_files_are_not_indexed(self):
+        """The clean and errors files are working files of the wizard: their
+        text is not copied into index_content (tens of MB for a big file);
+        other text attachments still are."""
+        wizard = self._wizard(csv_bytes([["phone", "first name"], ["+39 347 400 0001", "Anna"], ["12", "Bad"]]))
+        wizard.action_analyze()
+        clean, errors = wizard.clean_attachment_id.sudo(), wizard.errors_attachment_id.sudo()
+        self.assertTrue(clean and errors)
+        self.assertIn("+393474000001", self._attachment_text(clean))
+        self.assertFalse(clean.index_content)
+        self.assertFalse(errors.index_content)
+        other = self.env["ir.attachment"].create({"name": "n.csv", "raw": b"phone\r\n+393474000001\r\n"})
+        self.assertIn("393474000001", other.index_content)

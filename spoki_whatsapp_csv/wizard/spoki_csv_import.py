@@ -324,7 +324,7 @@ class SpokiCsvImport(models.TransientModel):
         for line in self.mapping_ids:
             line.empty_count = analysis.missing.get(line.target, 0) if line.column_id else 0
         dynamic_names = self._mapped_dynamic_fields().mapped("name")
-        attachments = self.env["ir.attachment"]
+        attachments = self.env["ir.attachment"].with_context(spoki_csv_no_index=True)
         stem = (self.filename or "contacts").rsplit(".", 1)[0]
         clean = attachments.create(
             {
