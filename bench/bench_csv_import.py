@@ -61,6 +61,9 @@ def parse_args():
         "--base-import-rows", type=int, default=None, help="rows given to base_import (default: all of --rows)"
     )
     parser.add_argument("--skip-base-import", action="store_true")
+    parser.add_argument(
+        "--analysis-mb", type=int, default=50, help="size of the file whose analysis alone is timed (0: skip)"
+    )
     return parser.parse_args()
 
 
@@ -69,18 +72,21 @@ LAST = ["Rossi", "Bianchi", "Esposito", "Romano", "Colombo", "Ricci", "Marino", 
 
 
 def phone_text(i):
-    """Distinct Italian mobiles written the messy ways exports write them."""
+    """Distinct Italian mobiles written the messy ways exports write them
+    (distinct for every ``i`` below 100,000,000)."""
     national = f"3{40 + i % 10} {i // 10:07d}"
     return ("+39 " + national, "0039" + national.replace(" ", ""), national)[i % 3]
 
 
-def generate_csv(rows, version=1):
+def generate_csv(rows, version=1, start=0):
+    """``rows`` rows (``start``: the first row's index, for numbers no other
+    file of the run has)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(
         ["Cellulare", "Nome", "Cognome", "E-mail", "Lingua", "BIRTHDAY_DATE", "APPOINTMENT", "LINK", "Note"]
     )
-    for i in range(rows):
+    for i in range(start, start + rows):
         first, last = FIRST[i % 10], LAST[(i // 10) % 10]
         writer.writerow(
             [
@@ -96,6 +102,17 @@ def generate_csv(rows, version=1):
             ]
         )
     return buffer.getvalue().encode("utf-8")
+
+
+def big_file(megabytes):
+    """A file of the bench's rows at least ``megabytes`` MB, with numbers
+    no other step imports."""
+    rows = int(megabytes * 1e6 / 125) + 1
+    while True:
+        data = generate_csv(rows, 3)
+        if len(data) >= megabytes * 1e6:
+            return data
+        rows = int(rows * 1.1)
 
 
 def base_import_csv(rows):
@@ -171,9 +188,30 @@ def backend_cpu(cr):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def reset_peak_rss():
+    """Reset this process's peak RSS (Linux: VmHWM, ``clear_refs`` 5)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb():
+    """Peak RSS of this process since the last :func:`reset_peak_rss`, MB (None off Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def manage_csv(env, data, name, list_name):
-    """Manage CSV end to end; returns (wizard, timings)."""
+    """Manage CSV end to end; returns (wizard, timings). The peak RSS of the
+    process during the run is ``timings["peak RSS (MB)"]`` (not a time: the tables print it apart)."""
     timings = {}
+    reset_peak_rss()
     start, cpu, pg_cpu = time.perf_counter(), time.process_time(), backend_cpu(env.cr)
     wizard = env["spoki.csv.import"].create({"file": base64.b64encode(data), "filename": name})
     wizard.action_load()
@@ -192,6 +230,7 @@ def manage_csv(env, data, name, list_name):
     timings["CPU: Odoo process"] = time.process_time() - cpu
     if pg_cpu is not None:
         timings["CPU: PostgreSQL backend"] = backend_cpu(env.cr) - pg_cpu
+    timings["peak RSS (MB)"] = peak_rss_mb()
     if wizard.state != "done":
         raise RuntimeError(f"Manage CSV import failed: {wizard.import_error}")
     return wizard, timings
@@ -218,7 +257,7 @@ def main():
 
         print("Manage CSV, first import (creates every contact) …", flush=True)
         wizard, created = manage_csv(env, first, "bench.csv", "Bench import")
-        results["manage_csv_create_s"] = {k: round(v, 1) for k, v in created.items()}
+        results["manage_csv_create_s"] = {k: round(v or 0, 1) for k, v in created.items()}
         counts = (wizard.result_created, wizard.result_updated, wizard.result_values, wizard.result_list_added)
         print(
             f"  created {counts[0]:,}, updated {counts[1]:,}, dynamic values {counts[2]:,}, "
@@ -226,18 +265,44 @@ def main():
         )
         print("Manage CSV, second import of a changed file (updates every contact) …", flush=True)
         wizard, updated = manage_csv(env, second, "bench-v2.csv", "Bench re-import")
-        results["manage_csv_update_s"] = {k: round(v, 1) for k, v in updated.items()}
+        results["manage_csv_update_s"] = {k: round(v or 0, 1) for k, v in updated.items()}
         counts = (wizard.result_created, wizard.result_updated, wizard.result_values)
         print(f"  created {counts[0]:,}, updated {counts[1]:,}, dynamic values {counts[2]:,}: {updated['total']:.1f} s")
 
         print("Export of every contact of the list (streamed in chunks of 5,000) …", flush=True)
+        reset_peak_rss()
         step = time.perf_counter()
         export = env["spoki.csv.export"].create({"domain": repr([("spoki_list_ids", "in", wizard.result_list_id.ids)])})
         size = chunks = 0
         for chunk in export._iter_csv(export._get_partner_ids()):
             size, chunks = size + len(chunk), chunks + 1
         results["export_s"] = round(time.perf_counter() - step, 1)
-        print(f"  {size / 1e6:.1f} MB in {chunks} chunks: {results['export_s']} s")
+        results["export_peak_rss_mb"] = peak_rss_mb()
+        print(
+            f"  {size / 1e6:.1f} MB in {chunks} chunks: {results['export_s']} s, "
+            f"peak RSS {results['export_peak_rss_mb'] or 0:.0f} MB"
+        )
+
+        if args.analysis_mb:
+            big = big_file(args.analysis_mb)
+            lines = big.count(b"\n") - 1
+            print(f"Analysis alone of a {len(big) / 1e6:.0f} MB file ({lines:,} rows) …", flush=True)
+            wizard = env["spoki.csv.import"].create({"file": base64.b64encode(big), "filename": "big.csv"})
+            wizard.action_load()
+            reset_peak_rss()
+            step, cpu = time.perf_counter(), time.process_time()
+            wizard.action_analyze()
+            elapsed, cpu = time.perf_counter() - step, time.process_time() - cpu
+            results["analysis_big"] = {
+                "mb": round(len(big) / 1e6),
+                "rows": wizard.row_count,
+                "seconds": round(elapsed, 1),
+                "cpu_s": round(cpu, 1),
+                "peak_rss_mb": peak_rss_mb(),
+            }
+            print(f"  {wizard.row_count:,} rows analysed in {elapsed:.1f} s ({cpu:.1f} s CPU of this process)")
+            del big
+            cr.rollback()
 
         base = None
         if not args.skip_base_import:
@@ -259,7 +324,8 @@ def main():
     print(f"{'step':<40} {'Manage CSV create':>18} {'Manage CSV update':>18}")
     for key in results["manage_csv_create_s"]:
         create, update = results["manage_csv_create_s"][key], results["manage_csv_update_s"].get(key, 0)
-        print(f"{key:<40} {create:>16.1f} s {update:>16.1f} s")
+        unit = "MB" if key.endswith("(MB)") else "s"
+        print(f"{key:<40} {create or 0:>16.1f} {unit} {update or 0:>16.1f} {unit}")
     if base:
         line = (
             f"{'base_import (no dynamic fields, no upsert)':<40} {base['seconds']:>16.1f} s  for {base['rows']:,} rows"
@@ -273,6 +339,12 @@ def main():
             f"dynamic fields, deduplicating and filling a list."
         )
     print(f"{'export to CSV (streamed)':<40} {results['export_s']:>16.1f} s")
+    if "analysis_big" in results:
+        big = results["analysis_big"]
+        print(
+            f"{'analysis of a ' + str(big['mb']) + ' MB file':<40} {big['seconds']:>16.1f} s  "
+            f"({big['rows']:,} rows, {big['cpu_s']} s CPU, peak RSS {big['peak_rss_mb'] or 0:.0f} MB)"
+        )
     target = 60 * args.rows / 100_000
     created = results["manage_csv_create_s"]
     cpu = created["CPU: Odoo process"] + created.get("CPU: PostgreSQL backend", 0)

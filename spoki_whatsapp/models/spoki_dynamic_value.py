@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools.sql import create_index
+from odoo.tools.sql import create_index, drop_index
 
 from ..tools.dynamic_values import parse_typed
 
@@ -14,7 +14,9 @@ class SpokiDynamicValue(models.Model):
     _order = "field_id"
     _rec_name = "field_id"
 
-    partner_id = fields.Many2one("res.partner", required=True, ondelete="cascade", index=True)
+    # no index of its own: the unique (partner_id, field_id) index serves every
+    # look-up by contact, and each index costs a bulk import (300,000 values)
+    partner_id = fields.Many2one("res.partner", required=True, ondelete="cascade")
     field_id = fields.Many2one(
         "spoki.dynamic.field",
         "Dynamic field",
@@ -33,6 +35,8 @@ class SpokiDynamicValue(models.Model):
     ]
 
     def init(self):
+        # the index of partner_id of earlier versions (see the field)
+        drop_index(self.env.cr, "spoki_dynamic_value__partner_id_index", self._table)
         # Typed lookups per field ("BIRTHDAY_DATE between …") are index scans.
         for name, column, where in (
             ("spoki_dynamic_value_field_text_idx", "value_text", "value_text IS NOT NULL"),

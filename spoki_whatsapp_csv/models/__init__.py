@@ -1,2 +1,3 @@
 from . import res_partner
 from . import spoki_list
+from . import ir_attachment

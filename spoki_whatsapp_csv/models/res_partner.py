@@ -10,6 +10,8 @@ from odoo.tools import SQL, email_normalize, split_every
 
 from odoo.addons.spoki_whatsapp.tools.names import split_name
 
+from ..tools.languages import RecipientLanguages
+
 _logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
@@ -30,6 +32,7 @@ BULK_CREATE_COMPUTED = {
     "partner_share",
     "user_id",
     "company_registry",
+    "wa_lang",  # spoki_whatsapp: from the number's calling code (tools/languages.py)
 }
 # Fields the bulk UPDATE writes on existing contacts. What depends on them is
 # recomputed by the ORM afterwards, except, for contacts without parent that
@@ -132,7 +135,7 @@ class ResPartner(models.Model):
         return found, several
 
     @api.model
-    def _spoki_csv_upsert(self, rows, fields_by_name, list_id=None, tz_name=None):
+    def _spoki_csv_upsert(self, rows, fields_by_name, list_id=None, tz_name=None, fire_list_entry=True):
         """Create or update contacts from clean rows, by normalised number.
 
         ``rows``: objects with ``phone`` (E.164, valid), ``first_name``,
@@ -143,7 +146,9 @@ class ResPartner(models.Model):
 
         Existing contacts (archived ones are reactivated) get the non-empty
         values of their row; new contacts are created; the dynamic values
-        are upserted; everyone goes into ``list_id`` when given. Set-based
+        are upserted; everyone goes into ``list_id`` when given (its entry
+        rules run for the contacts added, unless ``fire_list_entry`` is False:
+        the caller runs them; ``list_added_ids`` in the result). Set-based
         SQL in batches of 5,000 — the caller runs it in a savepoint.
         """
         timer = _Timer()
@@ -168,9 +173,10 @@ class ResPartner(models.Model):
         partner_ids = [id_by_phone[phone] for phone in phones]
         value_count = self._spoki_csv_write_values(rows, partner_ids, fields_by_name, tz_name, new_ids=created_ids)
         timer("dynamic values")
-        added = 0
+        added_ids = []
         if list_id:
-            added = self.env["spoki.list"].browse(list_id)._spoki_csv_add_partner_ids(partner_ids)
+            spoki_list = self.env["spoki.list"].browse(list_id)
+            added_ids = spoki_list._spoki_csv_add_partner_ids(partner_ids, fire=fire_list_entry)
             timer("list")
         self.env.flush_all()
         timer("flush")
@@ -188,7 +194,8 @@ class ResPartner(models.Model):
             "reactivated": reactivated,
             "several": len(several),
             "values": value_count,
-            "list_added": added,
+            "list_added": len(added_ids),
+            "list_added_ids": added_ids,
         }
 
     @api.model
@@ -242,6 +249,7 @@ class ResPartner(models.Model):
         default_lang = defaults.get("lang") or self.env.lang
         for name in ("name", "complete_name", "mobile", "wa_first_name", "wa_last_name", "email", "lang", "active"):
             defaults.pop(name, None)
+        languages = RecipientLanguages()
         extra_columns = SQL("").join(SQL(", %s", SQL.identifier(name)) for name in defaults)
         extra_values = SQL("").join(
             SQL(", %s::%s", value, SQL(self._fields[name].column_type[1])) for name, value in defaults.items()
@@ -254,14 +262,14 @@ class ResPartner(models.Model):
                     """
                     INSERT INTO res_partner
                            (id, name, complete_name, mobile, wa_phone, wa_phone_valid, phone_sanitized,
-                            wa_first_name, wa_last_name, email, email_normalized, lang, active,
+                            wa_first_name, wa_last_name, email, email_normalized, lang, wa_lang, active,
                             commercial_partner_id, partner_share, create_uid, create_date, write_uid, write_date%s)
                     SELECT u.id, u.name, u.name, u.phone, u.phone, TRUE, u.phone,
-                           u.first_name, u.last_name, u.email, u.email_normalized, u.lang, TRUE,
+                           u.first_name, u.last_name, u.email, u.email_normalized, u.lang, u.wa_lang, TRUE,
                            u.id, TRUE, %s, %s, %s, %s%s
                       FROM unnest(%s::int4[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],
-                                  %s::varchar[], %s::varchar[], %s::varchar[])
-                           AS u(id, name, phone, first_name, last_name, email, email_normalized, lang)
+                                  %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[])
+                           AS u(id, name, phone, first_name, last_name, email, email_normalized, lang, wa_lang)
                     """,
                     extra_columns,
                     uid,
@@ -277,6 +285,7 @@ class ResPartner(models.Model):
                     [row.email or None for row in batch],
                     [normalized_email(row.email) for row in batch],
                     [row.language or default_lang for row in batch],
+                    [languages(row.phone, row.language or default_lang) for row in batch],
                 )
             )
         records = self.browse(ids)
@@ -305,8 +314,9 @@ class ResPartner(models.Model):
             return
         cr = self.env.cr
         pairs = sorted(pairs, key=lambda pair: pair[1][0])  # by id: index pages in order
-        columns = [[] for _i in range(8)]
-        simple_ids = []
+        columns = [[] for _i in range(9)]
+        simple_ids, fixed_ids = [], []
+        languages = RecipientLanguages()
         for row, (partner_id, _active, name, first, last, is_company, simple) in pairs:
             new_name, new_first, new_last = None, row.first_name or None, row.last_name or None
             if (new_first or new_last) and not is_company:
@@ -317,6 +327,11 @@ class ResPartner(models.Model):
                 new_first, new_last = new_first or first or None, new_last or last or None
                 new_name = " ".join(p for p in (new_first, new_last) if p) or None
             email = row.email or None
+            # the language the contact is addressed in, when its number alone
+            # decides it (else the ORM recomputes it from the new language)
+            fixed, wa_lang = languages.fixed(row.phone)
+            if fixed:
+                fixed_ids.append(partner_id)
             for column, value in zip(
                 columns,
                 (
@@ -328,11 +343,14 @@ class ResPartner(models.Model):
                     normalized_email(email),
                     row.language or None,
                     simple,
+                    wa_lang,
                 ),
             ):
                 column.append(value)
             if simple:
                 simple_ids.append(partner_id)
+        fixed_set = set(fixed_ids)
+        fixed_flags = [partner_id in fixed_set for partner_id in columns[0]]
         size = BATCH_SIZE * 2
         for start in range(0, len(pairs), size):
             cr.execute(
@@ -349,21 +367,23 @@ class ResPartner(models.Model):
                            email_normalized = CASE WHEN v.email IS NULL THEN p.email_normalized
                                                    ELSE v.email_normalized END,
                            lang = COALESCE(v.lang, p.lang),
+                           wa_lang = CASE WHEN v.fixed THEN v.wa_lang ELSE p.wa_lang END,
                            active = TRUE,
                            write_uid = %s,
                            write_date = %s
                       FROM unnest(%s::int4[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],
-                                  %s::varchar[], %s::varchar[], %s::bool[])
-                           AS v(id, name, first_name, last_name, email, email_normalized, lang, simple)
+                                  %s::varchar[], %s::varchar[], %s::bool[], %s::varchar[], %s::bool[])
+                           AS v(id, name, first_name, last_name, email, email_normalized, lang, simple, wa_lang, fixed)
                      WHERE p.id = v.id
                     """,
                     self.env.uid,
                     cr.now(),
                     *(column[start : start + size] for column in columns),
+                    fixed_flags[start : start + size],
                 )
             )
         records = self.browse(columns[0])
-        records.invalidate_recordset(BULK_UPDATE_FIELDS + BULK_UPDATE_COMPUTED + ["write_uid", "write_date"])
+        records.invalidate_recordset(BULK_UPDATE_FIELDS + BULK_UPDATE_COMPUTED + ["write_uid", "write_date", "wa_lang"])
         # dependents elsewhere (child contacts' complete name…) and of other
         # addons are recomputed by the ORM; those the UPDATE set are dropped
         records.modified(BULK_UPDATE_FIELDS)
@@ -371,6 +391,8 @@ class ResPartner(models.Model):
         for fname in BULK_UPDATE_COMPUTED:
             if fname in self._fields:
                 self.env.remove_to_compute(self._fields[fname], simple)
+        if "wa_lang" in self._fields:
+            self.env.remove_to_compute(self._fields["wa_lang"], self.browse(fixed_ids))
         records.flush_recordset()
 
     @api.model
@@ -390,6 +412,7 @@ class ResPartner(models.Model):
         now, uid = cr.now(), self.env.uid
         columns = [[], [], [], [], []]
         partners, fields_, texts, dates, moments = columns
+        utc_of = {}  # local date-time text → UTC (appointments repeat)
         for row, partner_id in zip(rows, partner_ids):
             for name, text in row.values.items():
                 field = fields_by_name.get(name)
@@ -401,8 +424,11 @@ class ResPartner(models.Model):
                 texts.append(text if kind == "text" else None)
                 dates.append(text[:10] if kind == "date" else None)
                 if kind == "datetime":
-                    local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
-                    moments.append(tz.localize(local).astimezone(pytz.utc).replace(tzinfo=None))
+                    moment = utc_of.get(text)
+                    if moment is None:
+                        local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+                        moment = utc_of[text] = tz.localize(local).astimezone(pytz.utc).replace(tzinfo=None)
+                    moments.append(moment)
                 else:
                     moments.append(None)
         # in (partner, field) order, so that index pages are walked in order;

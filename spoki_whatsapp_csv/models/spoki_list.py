@@ -12,14 +12,16 @@ class SpokiList(models.Model):
         action["context"] = {"default_list_mode": "existing", "default_list_id": self.id}
         return action
 
-    def _spoki_csv_add_partner_ids(self, partner_ids):
+    def _spoki_csv_add_partner_ids(self, partner_ids, fire=True):
         """Add contacts by id with one INSERT … SELECT unnest … ON CONFLICT
-        DO NOTHING (the new members get the list's member tags); returns how
-        many were not in the list yet."""
+        DO NOTHING (the new members get the list's member tags); returns the
+        ids of those that were not in the list yet. ``fire``: run the list's
+        entry rules for them now (an import in chunks runs them once, at the
+        end, for every contact it added)."""
         self.ensure_one()
         self.check_access("write")
         if not partner_ids:
-            return 0
+            return []
         self.env.cr.execute(
             SQL(
                 """INSERT INTO spoki_list_res_partner_rel (list_id, partner_id)
@@ -33,6 +35,6 @@ class SpokiList(models.Model):
         added_ids = [row[0] for row in self.env.cr.fetchall()]
         self._apply_member_tags(added_ids)
         self._invalidate_membership()
-        self._spoki_fire_entry(added_ids)
-        added = len(added_ids)
-        return added
+        if fire:
+            self._spoki_fire_entry(added_ids)
+        return added_ids

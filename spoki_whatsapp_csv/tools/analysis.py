@@ -12,6 +12,8 @@ import re
 from collections import Counter
 
 import phonenumbers
+from phonenumbers import phonenumberutil
+from phonenumbers.phonemetadata import REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata
 
 from .mapping import BUILTIN_TARGETS
 
@@ -70,6 +72,153 @@ def phone_module():
     return importlib.import_module(f"{root}spoki_whatsapp.tools.phone")
 
 
+# ``phonenumbers.is_valid_number`` asks a number's type (premium rate, toll
+# free, …, fixed line, mobile: a regular expression each, in that order) to
+# tell whether it is valid, twice for a calling code shared by several regions
+# (+39: Italy, then the Vatican), and most numbers in contact files are mobile
+# numbers, checked last. Valid means "of some type": :func:`is_valid_number`
+# asks the same questions, most likely first, and stops at the first yes.
+_OTHER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail")
+_CHECKS = {}  # id(metadata) → (metadata, general check, type checks)
+
+
+def _check_of(desc):
+    """``(possible lengths or None, compiled pattern)`` of a number description,
+    None when nothing matches it (``phonenumberutil._is_number_matching_desc``)."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    lengths = frozenset(desc.possible_length) if len(desc.possible_length) > 0 else None
+    return lengths, re.compile(desc.national_number_pattern)
+
+
+def _checks_of(metadata):
+    found = _CHECKS.get(id(metadata))
+    if found is None or found[0] is not metadata:
+        names = (
+            ["fixed_line"] + ([] if metadata.same_mobile_and_fixed_line_pattern else ["mobile"]) + list(_OTHER_TYPES)
+        )
+        types = tuple(check for check in (_check_of(getattr(metadata, name)) for name in names) if check)
+        found = _CHECKS[id(metadata)] = (metadata, _check_of(metadata.general_desc), types)
+    return found
+
+
+def _of_some_type(nsn, metadata):
+    """``phonenumberutil._number_type_helper(nsn, metadata) != UNKNOWN``."""
+    _metadata, general, types = _checks_of(metadata)
+    length = len(nsn)
+    if general is None or (general[0] is not None and length not in general[0]) or not general[1].fullmatch(nsn):
+        return False
+    for lengths, pattern in types:
+        if (lengths is None or length in lengths) and pattern.fullmatch(nsn):
+            return True
+    return False
+
+
+def is_valid_number(number):
+    """``phonenumbers.is_valid_number(number)``, the same answer sooner
+    (tests/test_csv_tools.py compares them on every region's examples)."""
+    return is_valid_nsn(number.country_code, phonenumberutil.national_significant_number(number))
+
+
+def is_valid_nsn(country_code, nsn):
+    """:func:`is_valid_number` of the number of calling code ``country_code``
+    and national significant number ``nsn`` (text)."""
+    regions = phonenumberutil.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if regions is None:
+        return False
+    if len(regions) > 1:
+        # phonenumberutil._region_code_for_number_from_list
+        for region_code in regions:
+            metadata = PhoneMetadata.metadata_for_region(region_code.upper(), None)
+            if metadata is None:
+                continue
+            if metadata.leading_digits is not None:
+                if phonenumberutil.re_compile(metadata.leading_digits).match(nsn):
+                    break
+            elif _of_some_type(nsn, metadata):
+                return True  # the region found by its type: valid for it
+        else:
+            return False
+    else:
+        region_code = regions[0]
+    # phonenumberutil.is_valid_number_for_region
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region_code.upper())
+    if metadata is None or (
+        region_code != REGION_CODE_FOR_NON_GEO_ENTITY
+        and country_code != phonenumberutil.country_code_for_valid_region(region_code)
+    ):
+        return False
+    return _of_some_type(nsn, metadata)
+
+
+_LENGTH_NOT_KEPT = (
+    phonenumbers.ValidationResult.TOO_SHORT,
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    phonenumbers.ValidationResult.INVALID_LENGTH,
+)
+
+
+def split_digits(text, region=None):
+    """``(calling code, national significant number)`` of what
+    ``phonenumbers.parse(text, region)`` returns, for what ``phone._prepare`` gives:
+    ``+`` and ASCII digits (an international number, ``region`` not used), or
+    ASCII digits read as a number of ``region`` (upper case). It skips the
+    generic steps such a text doesn't need (extension, RFC 3966 context,
+    letters, digit normalisation: half of ``parse``'s time). None where
+    ``parse`` would raise, or where this shortcut is not sure (a national
+    number that starts with an international call prefix or with the
+    country's calling code): the caller then uses ``normalize_phone``
+    itself (tests/test_csv_phone_validity.py compares the two)."""
+    plus = text[:1] == "+"
+    digits = text[1:] if plus else text
+    if (
+        len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN
+        or len(text) > phonenumberutil._MAX_INPUT_STRING_LENGTH
+        or not digits.isdigit()
+        or not digits.isascii()
+    ):
+        return None
+    if plus:
+        country_code, national = phonenumberutil._extract_country_code(digits)
+        if not country_code:
+            return None
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+            country_code, phonenumberutil.region_code_for_country_code(country_code)
+        )
+    else:
+        metadata = PhoneMetadata.metadata_for_region(region, None) if region else None
+        if metadata is None or metadata.country_code is None:
+            return None
+        idd = metadata.international_prefix
+        if (idd is not None and phonenumberutil.re_compile(idd).match(digits)) or digits.startswith(
+            str(metadata.country_code)
+        ):
+            return None
+        country_code, national = metadata.country_code, digits
+    if metadata is None or len(national) < phonenumberutil._MIN_LENGTH_FOR_NSN:
+        return None
+    _carrier, stripped, _done = phonenumberutil._maybe_strip_national_prefix_carrier_code(national, metadata)
+    if phonenumberutil._test_number_length(stripped, metadata) not in _LENGTH_NOT_KEPT:
+        national = stripped
+    if not phonenumberutil._MIN_LENGTH_FOR_NSN <= len(national) <= phonenumberutil._MAX_LENGTH_FOR_NSN:
+        return None
+    # (the national significant number of the PhoneNumber parse() makes is
+    # this text: its leading zeros are kept as "Italian leading zeros")
+    return country_code, national
+
+
+def parse_plus_digits(text, region=None):
+    """:func:`split_digits` as the ``PhoneNumber`` ``phonenumbers.parse`` returns, or None."""
+    found = split_digits(text, region)
+    if found is None:
+        return None
+    country_code, national = found
+    number = phonenumbers.PhoneNumber(country_code=country_code)
+    phonenumberutil._set_italian_leading_zeros_for_phone_number(national, number)
+    number.national_number = int(national)
+    return number
+
+
 def fast_normalizer(phone=None):
     """``normalize_phone`` with a shortcut for the common case: a number
     that is valid as written is parsed and validated once (``normalize_phone``
@@ -78,21 +227,28 @@ def fast_normalizer(phone=None):
     a third faster on big files."""
     phone = phone or phone_module()
     prepare, full = phone._prepare, phone.normalize_phone
-    parse, is_valid, format_number = phonenumbers.parse, phonenumbers.is_valid_number, phonenumbers.format_number
+    parse, is_valid, format_number = phonenumbers.parse, is_valid_number, phonenumbers.format_number
     e164_format = phonenumbers.PhoneNumberFormat.E164
     parse_error = phonenumbers.NumberParseException
+    result = phone.PhoneResult
 
     def normalize(raw, region=None):
         prepared = prepare(raw)
         if prepared:
             region_code = None if prepared.startswith("+") else ((region or "").upper() or None)
             if prepared.startswith("+") or region_code:
+                found = split_digits(prepared, region_code)
+                if found is not None:
+                    # E.164 is "+", the calling code and the national significant number
+                    if is_valid_nsn(*found):
+                        return result(f"+{found[0]}{found[1]}", True, "")
+                    return full(raw, region)
                 try:
                     number = parse(prepared, region_code)
                 except parse_error:
                     return full(raw, region)
                 if is_valid(number):
-                    return phone.PhoneResult(format_number(number, e164_format), True, "")
+                    return result(format_number(number, e164_format), True, "")
         return full(raw, region)
 
     return normalize

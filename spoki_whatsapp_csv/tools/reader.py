@@ -41,6 +41,7 @@ ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1")
 
 HEADER_SCAN_ROWS = 20
 SNIFF_BYTES = 64 * 1024
+DECODE_CHUNK = 1024 * 1024
 
 ERROR_MESSAGES = {
     "empty": "The file is empty.",
@@ -142,16 +143,26 @@ def detect_encoding(data, override=None):
             return "utf-16-le"
         if even_nul > half * 0.3 and odd_nul < half * 0.05:
             return "utf-16-be"
-    try:
-        data.decode("utf-8")
+    if data.isascii() or _decodes(data, "utf-8"):
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        data.decode("cp1252")
+    if _decodes(data, "cp1252"):
         return "cp1252"
+    return "latin-1"
+
+
+def _decodes(data, encoding, chunk=DECODE_CHUNK):
+    """Whether ``data`` decodes strictly as ``encoding``, checked a chunk at a
+    time: the file is never held a second time as text (a 50 MB file would
+    be 50 to 200 MB of ``str``)."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    view = memoryview(data)
+    try:
+        for start in range(0, len(view), chunk):
+            decoder.decode(view[start : start + chunk])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return "latin-1"
+        return False
+    return True
 
 
 def decode_text(data, encoding):

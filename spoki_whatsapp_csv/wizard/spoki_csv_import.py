@@ -21,6 +21,8 @@ from ..tools.writer import clean_header, write_clean_file, write_errors_file
 _logger = logging.getLogger(__name__)
 
 ISSUE_LINES = 500  # rows shown in the wizard; the errors file has them all
+# Clean rows imported at a time: the import's memory doesn't grow with the file
+IMPORT_CHUNK = 10000
 PREVIEW_ROWS = 10
 # Errors that must reach Odoo's request retry loop instead of our report.
 CONCURRENCY_ERRORS = (
@@ -28,6 +30,10 @@ CONCURRENCY_ERRORS = (
     errorcodes.DEADLOCK_DETECTED,
     errorcodes.LOCK_NOT_AVAILABLE,
 )
+
+
+class CleanFileChanged(UserError):
+    """The clean file doesn't hold what the analysis wrote: nothing is imported."""
 
 
 class SpokiCsvImport(models.TransientModel):
@@ -318,7 +324,7 @@ class SpokiCsvImport(models.TransientModel):
         for line in self.mapping_ids:
             line.empty_count = analysis.missing.get(line.target, 0) if line.column_id else 0
         dynamic_names = self._mapped_dynamic_fields().mapped("name")
-        attachments = self.env["ir.attachment"]
+        attachments = self.env["ir.attachment"].with_context(spoki_csv_no_index=True)
         stem = (self.filename or "contacts").rsplit(".", 1)[0]
         clean = attachments.create(
             {
@@ -398,7 +404,7 @@ class SpokiCsvImport(models.TransientModel):
         if not self.clean_count:
             raise UserError(self.env._("No row can be imported: every row has an error. Nothing was imported."))
         fields_by_name = {field.name: field for field in self._mapped_dynamic_fields()}
-        clean_rows = self._read_clean_rows(list(fields_by_name))
+        chunks = self._clean_row_chunks(list(fields_by_name))
         since = self.env.cr.now().replace(microsecond=0)
         self.env.flush_all()  # pending writes of the wizard itself belong outside the savepoint
         try:
@@ -406,21 +412,31 @@ class SpokiCsvImport(models.TransientModel):
                 target_list = self.list_id if self.list_mode == "existing" else self.env["spoki.list"]
                 if self.list_mode == "new":
                     target_list = self.env["spoki.list"].create({"name": self.new_list_name.strip()})
-                result = (
-                    self.env["res.partner"]
-                    .with_context(tracking_disable=True)
-                    ._spoki_csv_upsert(
-                        clean_rows,
+                partners = self.env["res.partner"].with_context(tracking_disable=True)
+                result = dict.fromkeys(("created", "updated", "reactivated", "values", "list_added"), 0)
+                added_ids = []
+                # a chunk of the clean file at a time, in the same savepoint
+                for rows in chunks:
+                    done = partners._spoki_csv_upsert(
+                        rows,
                         fields_by_name,
                         list_id=target_list.id,
                         tz_name=self.env.context.get("tz") or self.env.user.tz,
+                        fire_list_entry=False,
                     )
-                )
+                    for key in result:
+                        result[key] += done[key]
+                    added_ids += done["list_added_ids"]
+                # the list's entry rules run once for every contact added
+                if target_list:
+                    target_list._spoki_fire_entry(added_ids)
         except psycopg2.Error as exc:
             if exc.pgcode in CONCURRENCY_ERRORS:
                 raise
             _logger.warning("Manage CSV import failed and was rolled back: %s", exc)
             return self._import_failed(str(exc.pgerror or exc))
+        except CleanFileChanged:
+            raise
         except UserError as exc:
             return self._import_failed(exc.args[0] if exc.args else str(exc))
         self.write(
@@ -569,10 +585,17 @@ class SpokiCsvImport(models.TransientModel):
         return analysis, table
 
     def _read_clean_rows(self, dynamic_names):
-        """The rows of the clean file written by the analysis: numbers
+        """Every row of the clean file (see :meth:`_clean_row_chunks`)."""
+        return [row for rows in self._clean_row_chunks(dynamic_names) for row in rows]
+
+    def _clean_row_chunks(self, dynamic_names, size=None):
+        """The rows of the clean file written by the analysis, as lists of
+        ``size`` (:data:`IMPORT_CHUNK`) rows read as the import goes: numbers
         already normalised and unique, values already checked — the import
-        doesn't parse and validate the original file a second time. The file
-        must be the one the analysis wrote (same checksum)."""
+        doesn't parse and validate the original file a second time, and holds
+        one chunk at a time. The file must be the one the analysis wrote
+        (same checksum, same columns: checked at once); a changed row raises
+        :class:`CleanFileChanged` when it is reached."""
         attachment = self.clean_attachment_id
         if not attachment or attachment.checksum != self.clean_checksum:
             raise UserError(self.env._("The clean file is missing or was changed: analyze the file again."))
@@ -580,16 +603,25 @@ class SpokiCsvImport(models.TransientModel):
         expected = clean_header(dynamic_names)
         if table.header != expected:
             raise UserError(self.env._("The clean file doesn't match the mapping: analyze the file again."))
-        rows, seen = [], set()
-        for row, cells in table.rows:
-            phone = cells[0]
-            if not is_e164(phone) or phone in seen:
-                raise UserError(
-                    self.env._("The clean file was changed (row %(row)s): analyze the file again.", row=row)
-                )
-            seen.add(phone)
-            rows.append(CleanRow(row, phone, *cells[1:5], values=dict(zip(dynamic_names, cells[5:]))))
-        return rows
+        size = size or IMPORT_CHUNK
+
+        def chunks():
+            rows, seen = [], set()
+            for row, cells in table.rows:
+                phone = cells[0]
+                if not is_e164(phone) or phone in seen:
+                    raise CleanFileChanged(
+                        self.env._("The clean file was changed (row %(row)s): analyze the file again.", row=row)
+                    )
+                seen.add(phone)
+                rows.append(CleanRow(row, phone, *cells[1:5], values=dict(zip(dynamic_names, cells[5:]))))
+                if len(rows) >= size:
+                    yield rows
+                    rows = []
+            if rows:
+                yield rows
+
+        return chunks()
 
     def _value_parser(self, field):
         """Text → normalised text for a dynamic field of ``field``'s type
