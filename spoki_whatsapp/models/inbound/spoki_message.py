@@ -10,10 +10,11 @@
   yet is never dropped: it settles the message of its idempotency key whose
   send outcome is unknown, or it waits in ``spoki.status.event`` until the
   id is written (``_apply_pending_status_events``);
-* webhooks (``controllers/main.py`` verifies them with the account's provider,
-  then hands the payload here): statuses, incoming messages, template reviews;
-  the app-level webhook of a shared Meta app is split by number / WABA and
-  dispatched to the accounts whose secret signed it;
+* webhooks (``controllers/main.py`` verifies them with the account's provider
+  and stores them; ``spoki.webhook.inbox`` applies them in bulk, through
+  ``_apply_status_events`` for the statuses): statuses, incoming messages,
+  template reviews; the app-level webhook of a shared Meta app is split by
+  number / WABA and stored for the accounts whose secret signed it;
 * incoming messages: stored once per provider id, matched to contacts (or a
   new contact), opening the conversation and the customer-service window,
   opt-out keywords handled; the files they carry are stored by
@@ -481,16 +482,17 @@ class SpokiMessage(models.Model):
         return len(statuses), len(inbound), len(templates)
 
     @api.model
-    def _process_app_webhook(self, kind, headers, raw):
+    def _route_app_webhook(self, kind, headers, raw):
         """An app-level webhook of provider ``kind`` (one Meta app shared by
         several numbers): the provider splits the payload by destination
         (``webhook_routes``: phone number id, WABA id); each part goes to the
         accounts of that destination whose own secret verifies the request's
         signature — an account whose secret doesn't match gets nothing.
         Parts without a destination, or with no such account, are dropped and
-        logged. Returns ``(statuses, messages, templates)`` counts, or None
-        when nothing was dispatched (the caller answers like a bad
-        signature: which accounts exist is never told)."""
+        logged. Returns ``[(account, part)]`` (the webhook route stores them
+        for the apply, ``spoki.webhook.inbox``), or None when nothing could
+        be dispatched (the caller answers like a bad signature: which
+        accounts exist is never told)."""
         try:
             routes = provider_class(kind).webhook_routes
         except ValueError:  # no such provider: answered like a bad signature
@@ -506,7 +508,7 @@ class SpokiMessage(models.Model):
         for reason in dropped:
             _logger.warning("WhatsApp %s app webhook: event dropped (%s)", kind, reason)
         Account = self.env["spoki.account"].sudo()
-        totals = None
+        routed = []
         for key, value, part in parts:
             field = provider_class(kind).config_fields.get(key)
             candidates = Account.search([("provider", "=", kind), (field, "=", value)]) if field else Account
@@ -522,10 +524,8 @@ class SpokiMessage(models.Model):
                     len(candidates),
                 )
                 continue
-            for account in accounts:
-                counts = self._process_webhook(account, part)
-                totals = tuple(a + b for a, b in zip(totals or (0, 0, 0), counts, strict=True))
-        return totals
+            routed += [(account, part) for account in accounts]
+        return routed or None
 
     @api.model
     def _match_partners(self, account, numbers):
