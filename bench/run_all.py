@@ -29,7 +29,11 @@ are reused, not copied):
   posted by 4 keep-alive client threads to 1 then 2 ``odoo`` server processes
   (threaded, ``-d`` the bench database, no ``--db-filter``) against Odoo's
   trivial route ``/web/health`` on the same servers with the same client;
-  checks every status was applied;
+  checks every status was applied (the route stores, the cron "WhatsApp:
+  apply webhooks" of the first server applies); then the apply job alone on a
+  backlog of ``--webhook-backlog`` status events stored 50 per inbox row
+  (``spoki.webhook.inbox._cron_apply``, this process), checking every
+  message got its status and the inbox is empty;
 * **CSV import** — Manage CSV (analysis + import, 3 dynamic fields, upsert, new
   list) against ``base_import.import.execute_import`` on the same rows (as the
   web client calls it; mobile / name / email) and against PostgreSQL ``COPY``
@@ -67,8 +71,22 @@ HERE = Path(__file__).resolve().parent
 MEASURES = ("enqueue", "dispatch", "webhook", "csv", "reports")
 SIZES = {
     # recipients = messages enqueued, then all dispatched (4 runs) and their statuses posted
-    "full": {"recipients": 20_000, "csv_rows": 100_000, "messages": 1_000_000, "runs": 5, "webhook_single": 4000},
-    "quick": {"recipients": 4000, "csv_rows": 2000, "messages": 100_000, "runs": 3, "webhook_single": 600},
+    "full": {
+        "recipients": 20_000,
+        "csv_rows": 100_000,
+        "messages": 1_000_000,
+        "runs": 5,
+        "webhook_single": 4000,
+        "webhook_backlog": 200_000,
+    },
+    "quick": {
+        "recipients": 4000,
+        "csv_rows": 2000,
+        "messages": 100_000,
+        "runs": 3,
+        "webhook_single": 600,
+        "webhook_backlog": 50_000,
+    },
 }
 
 
@@ -82,6 +100,9 @@ def parse_args(argv=None):
     parser.add_argument("--messages", type=int, help="messages of the dashboard / report account")
     parser.add_argument("--runs", type=int, help="timed runs of the dashboard / report (and their anchors)")
     parser.add_argument("--webhook-single", type=int, help="requests of 1 status per webhook run")
+    parser.add_argument(
+        "--webhook-backlog", type=int, help="status events stored (50 per inbox row) then applied by the apply job"
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="provider calls in parallel per send worker")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument(
@@ -627,6 +648,79 @@ def measure_webhook(registry, args, table, account_id):
     finally:
         for server in servers:
             server.stop()
+    measure_webhook_backlog(registry, args, table, account_id)
+
+
+def measure_webhook_backlog(registry, args, table, account_id, per_row=50):
+    """``--webhook-backlog`` status events arrived faster than applied: sent
+    messages (cloned by SQL from one of the account's), their ``delivered``
+    statuses stored in inbox rows of ``per_row`` as the route stores them,
+    then the apply job (``_cron_apply``, committing each batch) timed to the
+    end; every message must be ``delivered`` and the inbox empty."""
+    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+
+    fp = bench_messaging.load_fake_provider()
+    size = args.webhook_backlog
+    tag = f"wamid.BACKLOG{int(time.time())}."
+    print(f"\nWebhook backlog: {size:,} status events in rows of {per_row} …", flush=True)
+    with registry.cursor() as cr:
+        cr.execute(
+            """SELECT column_name FROM information_schema.columns
+                WHERE table_name = 'spoki_message' AND column_name NOT IN
+                      ('id', 'provider_message_id', 'idempotency_key', 'state', 'mail_message_id', 'conversation_id',
+                       'delivered_at', 'read_at', 'failed_at')"""
+        )
+        columns = ", ".join(f'"{name}"' for (name,) in cr.fetchall())
+        cr.execute(
+            f"""INSERT INTO spoki_message ({columns}, provider_message_id, idempotency_key, state)
+                SELECT {columns}, %s || g, %s || g, 'sent'
+                  FROM spoki_message, generate_series(1, %s) AS g
+                 WHERE id = (SELECT min(id) FROM spoki_message WHERE account_id = %s AND state = 'sent')""",
+            [tag, f"bench-backlog-{tag}", size, account_id],
+        )
+        check(cr.rowcount == size, f"{cr.rowcount:,} messages for the backlog")
+        stamp = time.time()
+        rows = []
+        for start in range(1, size + 1, per_row):
+            items = [
+                fp.meta_status(f"{tag}{n}", "delivered", stamp, recipient="393330000000")
+                for n in range(start, min(start + per_row, size + 1))
+            ]
+            body, _headers = fp.signed_meta_webhook(fp.APP_SECRET, items)
+            rows.append((account_id, body.decode() if isinstance(body, bytes) else body))
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        env["spoki.webhook.inbox"]._store(cr, rows)
+        cr.commit()
+    start = time.perf_counter()
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        done = env["spoki.webhook.inbox"]._cron_apply(time_budget=0)
+        cr.commit()
+    elapsed = time.perf_counter() - start
+    with registry.cursor() as cr:
+        cr.execute(
+            "SELECT count(*) FROM spoki_message WHERE account_id = %s AND provider_message_id LIKE %s"
+            " AND state = 'delivered'",
+            [account_id, tag + "%"],
+        )
+        applied = cr.fetchone()[0]
+        cr.execute("SELECT count(*) FROM spoki_webhook_inbox")
+        left = cr.fetchone()[0]
+    check(
+        applied == size and left == 0 and done == len(rows),
+        f"{applied:,} of {size:,} statuses applied, {done:,} rows, {left} left in the inbox",
+    )
+    rate = size / elapsed
+    table.add(
+        f"webhook backlog applied by the job ({per_row} statuses per stored body)",
+        rate,
+        None,
+        "events/s",
+        None,
+        "≥ 20,000/s",
+        rate >= 20_000,
+        note=f"{size:,} events in {elapsed:.1f} s",
+    )
 
 
 # ----------------------------------------------------------------------------

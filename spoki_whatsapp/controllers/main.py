@@ -52,6 +52,7 @@ from odoo import SUPERUSER_ID, api, http
 from odoo.http import request
 from odoo.tools import SQL
 
+from ..models.spoki_webhook_inbox import TRANSIENT_ERRORS
 from ..tools.providers import provider_class
 from ..tools.providers.base import WhatsAppProvider
 
@@ -192,9 +193,16 @@ class SpokiWebhook(http.Controller):
         try:
             Inbox._apply_inbox(ids=ids)
             env.cr.commit()
-        except Exception:  # noqa: BLE001 - stored and committed: the cron applies it
+        except Exception as exc:  # noqa: BLE001 - stored and committed: the cron applies it
             env.cr.rollback()
-            _logger.exception("WhatsApp webhook %s: applying it failed, left to the cron", ids)
+            env.invalidate_all(flush=False)
+            transient = isinstance(exc, TRANSIENT_ERRORS)
+            _logger.log(
+                logging.INFO if transient else logging.ERROR,
+                "WhatsApp webhook %s: applying it failed, left to the cron",
+                ids,
+                exc_info=not transient,
+            )
             Inbox._trigger_apply()
             env.cr.commit()
 

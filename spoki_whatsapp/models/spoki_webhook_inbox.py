@@ -18,7 +18,9 @@ stays for the cron.
 
 A body whose application fails is retried alone; if it fails alone, its
 error is written on the row and the cron leaves it (``error``), so that it
-never blocks the others.
+never blocks the others. Errors of the moment (serialization failure,
+deadlock, lock timeout) set nothing aside: the batch is rolled back and
+tried again.
 
 Written and read only by the webhook route and the cron through SQL: no
 access for any user but a system administrator's read
@@ -30,12 +32,20 @@ import logging
 import time
 from collections import defaultdict
 
+import psycopg2
+
 from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..tools.throttle import RecentlySent
 
 _logger = logging.getLogger(__name__)
+
+#: errors of the moment (serialization failure, deadlock, lock timeout): the
+#: whole batch is rolled back and tried again, no row is set aside for them
+TRANSIENT_ERRORS = (psycopg2.extensions.TransactionRollbackError, psycopg2.OperationalError)
+#: tries of a batch that meets a transient error, in the cron
+TRANSIENT_TRIES = 5
 
 #: one cron trigger per process per second at most (a trigger is a row and
 #: a new PostgreSQL connection for the NOTIFY after the commit)
@@ -96,12 +106,24 @@ class SpokiWebhookInbox(models.Model):
         Message = self.env["spoki.message"]
         batch_size = batch_size or Message._param("webhook_batch", 200)
         time_budget = time_budget if time_budget is not None else Message._param("webhook_time_budget", 50)
+        auto_commit = Message._auto_commit_default()
         started = time.monotonic()
         done = 0
         while True:
-            applied = self._apply_inbox(limit=batch_size)
-            if Message._auto_commit_default():
-                self.env.cr.commit()
+            for attempt in range(1, TRANSIENT_TRIES + 1):
+                try:
+                    applied = self._apply_inbox(limit=batch_size)
+                    if auto_commit:
+                        self.env.cr.commit()
+                    break
+                except TRANSIENT_ERRORS:
+                    if not auto_commit or attempt == TRANSIENT_TRIES:
+                        raise
+                    # as Odoo does for a request: the batch rolled back, tried again
+                    self.env.cr.rollback()
+                    self.env.invalidate_all(flush=False)
+                    _logger.info("WhatsApp: applying webhooks met a concurrent update, trying again (%s)", attempt)
+                    time.sleep(0.1 * attempt)
             done += applied
             if not applied or (time_budget and time.monotonic() - started > time_budget):
                 break
@@ -132,6 +154,8 @@ class SpokiWebhookInbox(models.Model):
         try:
             with self.env.cr.savepoint():
                 self._apply_rows(rows)
+        except TRANSIENT_ERRORS:
+            raise
         except Exception:  # noqa: BLE001 - one bad body must not block the others: each alone below
             self.env.invalidate_all(flush=False)
             _logger.warning("WhatsApp: a batch of %s webhooks failed, applying them one by one", len(rows))
@@ -139,6 +163,8 @@ class SpokiWebhookInbox(models.Model):
                 try:
                     with self.env.cr.savepoint():
                         self._apply_rows([row])
+                except TRANSIENT_ERRORS:
+                    raise
                 except Exception as exc:  # noqa: BLE001 - kept aside with its error, the others go on
                     self.env.invalidate_all(flush=False)
                     _logger.exception("WhatsApp: webhook %s of account %s could not be applied", row[0], row[1])
