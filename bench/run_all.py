@@ -675,7 +675,7 @@ def measure_webhook_backlog(registry, args, table, account_id, per_row=50):
             f"""INSERT INTO spoki_message ({columns}, provider_message_id, idempotency_key, state)
                 SELECT {columns}, %s || g, %s || g, 'sent'
                   FROM spoki_message, generate_series(1, %s) AS g
-                 WHERE id = (SELECT min(id) FROM spoki_message WHERE account_id = %s AND state = 'sent')""",
+                 WHERE id = (SELECT min(id) FROM spoki_message WHERE account_id = %s AND direction = 'outgoing')""",
             [tag, f"bench-backlog-{tag}", size, account_id],
         )
         check(cr.rowcount == size, f"{cr.rowcount:,} messages for the backlog")

@@ -20,9 +20,11 @@
   their own (people wait on those); statuses wait for the bulk apply.
 
   The POST runs without a user (``auth="none"``, like Odoo's
-  ``/web/health``): one SQL statement reads the account's provider and the
-  column of its webhook secret, the provider class checks the signature with
-  it (``verify_webhook_with``), one INSERT stores the body.
+  ``/web/health``): the account's provider and webhook secret come from the
+  registry's cache (``spoki.account._webhook_signing``: one SQL statement
+  the first time, cleared when an account or its secret changes), the
+  provider class checks the signature with it (``verify_webhook_with``), one
+  INSERT stores the body, one COMMIT makes it durable before the answer.
 
 ``/spoki/webhook/meta`` — the app-level webhook of a Meta app shared by
 several numbers (Meta calls one URL per app):
@@ -63,21 +65,6 @@ MAX_BODY = 1024 * 1024
 FORBIDDEN = "Forbidden"
 
 
-def _secret_columns(env):
-    """``{provider kind: spoki_account column of its webhook secret}``."""
-    Account = env["spoki.account"]
-    columns = {}
-    for kind, _label in Account._fields["provider"].selection:
-        try:
-            cls = provider_class(kind)
-        except ValueError:
-            continue
-        field = cls.config_fields.get(cls.webhook_secret_key or "")
-        if field and Account._fields[field].store:
-            columns[kind] = field
-    return columns
-
-
 class SpokiWebhook(http.Controller):
     @http.route(
         "/spoki/webhook/<int:account_id>",
@@ -100,7 +87,7 @@ class SpokiWebhook(http.Controller):
         raw = self._read_body()
         if raw is None:
             return self._too_large()
-        kind, secret = self._provider_secret(account_id)
+        kind, secret = self._env()["spoki.account"]._webhook_signing(account_id)
         if kind is None:
             _logger.warning("WhatsApp webhook for unknown account %s refused", account_id)
             return self._forbidden()
@@ -158,24 +145,6 @@ class SpokiWebhook(http.Controller):
     def _env():
         """The request's cursor as the superuser (the routes run without a user)."""
         return api.Environment(request.env.cr, SUPERUSER_ID, {})
-
-    @staticmethod
-    def _provider_secret(account_id):
-        """``(provider kind, webhook secret)`` of the account in one SQL
-        statement, ``(None, None)`` for an unknown account."""
-        env = SpokiWebhook._env()
-        columns = _secret_columns(env)
-        secret = (
-            SQL(
-                "CASE provider %s ELSE NULL END",
-                SQL(" ").join(SQL("WHEN %s THEN %s", kind, SQL.identifier(column)) for kind, column in columns.items()),
-            )
-            if columns
-            else SQL("NULL")
-        )
-        env.cr.execute(SQL("SELECT provider, %s FROM spoki_account WHERE id = %s", secret, account_id))
-        row = env.cr.fetchone()
-        return (row[0], row[1] or "") if row else (None, None)
 
     def _store(self, rows, prompt=False):
         """Store the verified bodies ``[(account id, body)]`` and commit:
