@@ -100,11 +100,11 @@ class SpokiWebhookInbox(models.Model):
     def _cron_apply(self, batch_size=None, time_budget=None):
         """Cron "WhatsApp: apply webhooks": apply the stored bodies in
         batches of ``batch_size`` rows (config parameter
-        ``spoki_whatsapp.webhook_batch``, 200), committing after each, until
+        ``spoki_whatsapp.webhook_batch``, 500), committing after each, until
         none is left or ``time_budget`` seconds (``spoki_whatsapp.webhook_time_budget``,
         50) are spent; the cron runs again at once while some are left."""
         Message = self.env["spoki.message"]
-        batch_size = batch_size or Message._param("webhook_batch", 200)
+        batch_size = batch_size or Message._param("webhook_batch", 500)
         time_budget = time_budget if time_budget is not None else Message._param("webhook_time_budget", 50)
         auto_commit = Message._auto_commit_default()
         started = time.monotonic()

@@ -249,18 +249,20 @@ class SpokiMessage(models.Model):
             known = current.get(event.message_id)
             if known is None or event.timestamp < known.timestamp:
                 current[event.message_id] = event
-        changed = 0
+        changed = []  # (message id, campaign id, shown in a chat) of the rows the UPDATEs changed
         for status in ("sent", "delivered", "read"):
             if by_status.get(status):
                 changed += self._apply_progress(account, status, by_status[status])
         if by_status.get("failed"):
             changed += self._apply_failures(account, by_status["failed"])
-        if changed:
-            self._spoki_live_notify(account=account, provider_ids=[event.message_id for event in events])
         self.invalidate_model()
         if changed:
-            self._spoki_notify_ticks_of(account, {event.message_id for event in events})
-        return changed
+            # no query of their own: the UPDATEs returned what the live refresh and the ticks need
+            self._spoki_live_notify_campaigns(account, {campaign_id for _id, campaign_id, _shown in changed})
+            shown = {message_id for message_id, _campaign_id, is_shown in changed if is_shown}
+            if shown:
+                self.sudo().browse(shown)._spoki_notify_ticks()
+        return len(changed)
 
     @api.model
     def _settle_unknown_outcomes(self, account, events):
@@ -396,7 +398,9 @@ class SpokiMessage(models.Model):
 
     @api.model
     def _apply_progress(self, account, status, events):
-        """``sent``/``delivered``/``read`` events ``{provider id: event}``."""
+        """``sent``/``delivered``/``read`` events ``{provider id: event}``.
+        Returns ``[(message id, campaign id, shown in a chat)]`` of the
+        messages changed."""
         rank = STATE_RANK[status]
         self.env.cr.execute(
             SQL(
@@ -412,7 +416,8 @@ class SpokiMessage(models.Model):
                      FROM unnest(%(pids)s::varchar[], %(stamps)s::timestamp[]) AS v(pid, ts)
                     WHERE m.account_id = %(account)s AND m.direction = 'outgoing'
                       AND m.provider_message_id = v.pid
-                      AND m.state IN ('sending', 'sent', 'delivered', 'read')""",
+                      AND m.state IN ('sending', 'sent', 'delivered', 'read')
+                RETURNING m.id, m.campaign_id, m.mail_message_id IS NOT NULL""",
                 rank=rank,
                 status=status,
                 account=account.id,
@@ -420,7 +425,7 @@ class SpokiMessage(models.Model):
                 stamps=[event.timestamp for event in events.values()],
             )
         )
-        return self.env.cr.rowcount
+        return self.env.cr.fetchall()
 
     @api.model
     def _apply_failures(self, account, events):
@@ -428,7 +433,8 @@ class SpokiMessage(models.Model):
         mapped to our codes and readable reasons; the account hears of the
         codes (the quality guard watches for spam rate limits). A message
         that failed after being accepted leaves its 24-hour session (see
-        ``spoki.conversation._unlink_failed``)."""
+        ``spoki.conversation._unlink_failed``). Returns ``[(message id,
+        campaign id, shown in a chat)]`` of the messages changed."""
         provider = account._get_provider(clock=self._clock())
         pids, stamps, codes, reasons = [], [], [], []
         for pid, event in events.items():
@@ -447,7 +453,7 @@ class SpokiMessage(models.Model):
                                  %(reasons)s::varchar[]) AS v(pid, ts, code, reason)
                     WHERE m.account_id = %(account)s AND m.direction = 'outgoing'
                       AND m.provider_message_id = v.pid AND m.state IN ('sending', 'sent')
-                RETURNING m.id, m.conversation_id""",
+                RETURNING m.id, m.conversation_id, m.campaign_id, m.mail_message_id IS NOT NULL""",
                 account=account.id,
                 pids=pids,
                 stamps=stamps,
@@ -456,11 +462,10 @@ class SpokiMessage(models.Model):
             )
         )
         rows = self.env.cr.fetchall()
-        changed = len(rows)
         # accepted, then undeliverable: never exchanged, so not a conversation
-        self.env["spoki.conversation"]._unlink_failed([mid for mid, conversation_id in rows if conversation_id])
+        self.env["spoki.conversation"]._unlink_failed([mid for mid, conversation_id, *_rest in rows if conversation_id])
         account._on_provider_errors(set(codes))
-        return changed
+        return [(mid, campaign_id, shown) for mid, _conversation_id, campaign_id, shown in rows]
 
     # ------------------------------------------------------------
     # INBOUND

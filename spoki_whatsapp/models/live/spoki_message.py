@@ -23,3 +23,10 @@ class SpokiMessage(models.Model):
         account_ids = {account_id for _campaign_id, account_id in rows}
         notify_refresh(self.env["spoki.campaign"].sudo().browse(campaign_ids), throttled=True)
         notify_refresh(self.env["spoki.account"].sudo().browse(account_ids), throttled=True)
+
+    @api.model
+    def _spoki_live_notify_campaigns(self, account, campaign_ids):
+        """Like :meth:`_spoki_live_notify` when the caller knows the
+        campaigns already (the bulk status apply: its UPDATEs return them)."""
+        notify_refresh(self.env["spoki.campaign"].sudo().browse({cid for cid in campaign_ids if cid}), throttled=True)
+        notify_refresh(account.sudo(), throttled=True)
