@@ -29,7 +29,12 @@ are reused, not copied):
   posted by 4 keep-alive client threads to 1 then 2 ``odoo`` server processes
   (threaded, ``-d`` the bench database, no ``--db-filter``) against Odoo's
   trivial route ``/web/health`` on the same servers with the same client;
-  checks every status was applied;
+  checks every status was applied (the route stores, the cron "WhatsApp:
+  apply webhooks" of the first server applies); then the apply job alone on a
+  backlog of ``--webhook-backlog`` status events stored 50 per inbox row
+  (``spoki.webhook.inbox._cron_apply`` in 1 then 2 processes of their own),
+  against PostgreSQL's plain ``UPDATE … FROM unnest`` of as many messages,
+  checking every message got its status and the inbox is empty;
 * **CSV import** — Manage CSV (analysis + import, 3 dynamic fields, upsert, new
   list) against ``base_import.import.execute_import`` on the same rows (as the
   web client calls it; mobile / name / email) and against PostgreSQL ``COPY``
@@ -68,8 +73,22 @@ HERE = Path(__file__).resolve().parent
 MEASURES = ("enqueue", "dispatch", "webhook", "csv", "reports")
 SIZES = {
     # recipients = messages enqueued, then all dispatched (4 runs) and their statuses posted
-    "full": {"recipients": 20_000, "csv_rows": 100_000, "messages": 1_000_000, "runs": 5, "webhook_single": 4000},
-    "quick": {"recipients": 4000, "csv_rows": 2000, "messages": 100_000, "runs": 3, "webhook_single": 600},
+    "full": {
+        "recipients": 20_000,
+        "csv_rows": 100_000,
+        "messages": 1_000_000,
+        "runs": 5,
+        "webhook_single": 4000,
+        "webhook_backlog": 200_000,
+    },
+    "quick": {
+        "recipients": 4000,
+        "csv_rows": 2000,
+        "messages": 100_000,
+        "runs": 3,
+        "webhook_single": 600,
+        "webhook_backlog": 50_000,
+    },
 }
 
 
@@ -83,6 +102,9 @@ def parse_args(argv=None):
     parser.add_argument("--messages", type=int, help="messages of the dashboard / report account")
     parser.add_argument("--runs", type=int, help="timed runs of the dashboard / report (and their anchors)")
     parser.add_argument("--webhook-single", type=int, help="requests of 1 status per webhook run")
+    parser.add_argument(
+        "--webhook-backlog", type=int, help="status events stored (50 per inbox row) then applied by the apply job"
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="provider calls in parallel per send worker")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument(
@@ -90,6 +112,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--http-port", type=int, default=18430, help="first of 4 ports for the Odoo servers")
     parser.add_argument("--dispatch-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--apply-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--account-id", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stop-at", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--processes", type=int, help=argparse.SUPPRESS)
@@ -635,6 +658,186 @@ def measure_webhook(registry, args, table, account_id):
     finally:
         for server in servers:
             server.stop()
+    measure_webhook_backlog(registry, args, table, account_id)
+
+
+def _clone_sent(cr, account_id, size, tag):
+    """``size`` sent messages of the account, cloned by SQL from one of its
+    outgoing messages, with the provider ids ``<tag><n>``."""
+    cr.execute(
+        """SELECT column_name FROM information_schema.columns
+            WHERE table_name = 'spoki_message' AND column_name NOT IN
+                  ('id', 'provider_message_id', 'idempotency_key', 'state', 'mail_message_id', 'conversation_id',
+                   'delivered_at', 'read_at', 'failed_at')"""
+    )
+    columns = ", ".join(f'"{name}"' for (name,) in cr.fetchall())
+    cr.execute(
+        f"""INSERT INTO spoki_message ({columns}, provider_message_id, idempotency_key, state)
+            SELECT {columns}, %s || g, %s || g, 'sent'
+              FROM spoki_message, generate_series(1, %s) AS g
+             WHERE id = (SELECT min(id) FROM spoki_message WHERE account_id = %s AND direction = 'outgoing')""",
+        [tag, f"bench-backlog-{tag}", size, account_id],
+    )
+    check(cr.rowcount == size, f"{cr.rowcount:,} messages for the backlog")
+
+
+def _delivered_count(registry, account_id, tag):
+    with registry.cursor() as cr:
+        cr.execute(
+            "SELECT count(*) FROM spoki_message WHERE account_id = %s AND provider_message_id LIKE %s"
+            " AND state = 'delivered'",
+            [account_id, tag + "%"],
+        )
+        return cr.fetchone()[0]
+
+
+def store_backlog(registry, account_id, size, per_row):
+    """Sent messages and their ``delivered`` statuses stored in inbox rows of
+    ``per_row``, as the webhook route stores them: ``(tag, rows)``."""
+    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+
+    fp = bench_messaging.load_fake_provider()
+    tag = f"wamid.BACKLOG{time.time_ns()}."
+    with registry.cursor() as cr:
+        _clone_sent(cr, account_id, size, tag)
+        stamp = time.time()
+        rows = []
+        for start in range(1, size + 1, per_row):
+            items = [
+                fp.meta_status(f"{tag}{n}", "delivered", stamp, recipient="393330000000")
+                for n in range(start, min(start + per_row, size + 1))
+            ]
+            body, _headers = fp.signed_meta_webhook(fp.APP_SECRET, items)
+            rows.append((account_id, body.decode()))
+        api.Environment(cr, SUPERUSER_ID, {})["spoki.webhook.inbox"]._store(cr, rows)
+        cr.commit()
+    return tag, len(rows)
+
+
+def anchor_update(registry, account_id, size, chunk=25_000):
+    """PostgreSQL alone: the same ``delivered`` UPDATE of as many sent
+    messages by provider id (``unnest``, chunks committed), no Odoo."""
+    tag = f"wamid.ANCHOR{time.time_ns()}."
+    with registry.cursor() as cr:
+        _clone_sent(cr, account_id, size, tag)
+        cr.commit()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        start = time.perf_counter()
+        for first in range(1, size + 1, chunk):
+            pids = [f"{tag}{n}" for n in range(first, min(first + chunk, size + 1))]
+            cr.execute(
+                """UPDATE spoki_message AS m SET state = 'delivered', delivered_at = COALESCE(m.delivered_at, v.ts),
+                          write_date = now() AT TIME ZONE 'UTC'
+                     FROM unnest(%s::varchar[], %s::timestamp[]) AS v(pid, ts)
+                    WHERE m.account_id = %s AND m.provider_message_id = v.pid AND m.state IN ('sent', 'delivered')""",
+                [pids, [stamp] * len(pids), account_id],
+            )
+            cr.commit()
+        elapsed = time.perf_counter() - start
+    check(
+        _delivered_count(registry, account_id, tag) == size, f"anchor: {size:,} messages delivered by the plain UPDATE"
+    )
+    return size / elapsed
+
+
+def apply_worker(args):
+    """An apply-job process (``--apply-worker``): opens the registry, says
+    READY, waits for GO on stdin, runs the cron's code
+    (``spoki.webhook.inbox._cron_apply``) until the inbox is empty."""
+    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+
+    registry = bench.open_registry(args)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        Inbox = env["spoki.webhook.inbox"]
+        env["spoki.message"].search([], limit=1)  # warm the ORM up before the timing
+        print("READY", flush=True)
+        sys.stdin.readline()
+        done = Inbox._cron_apply(time_budget=0)
+        cr.commit()
+    print(f"DONE {done}", flush=True)
+
+
+def run_appliers(args, processes):
+    """``processes`` apply-job processes, timed from GO to the last one done;
+    returns (seconds, bodies applied)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--apply-worker", "--db", args.db, *_db_options(args)]
+    workers = [
+        subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for _i in range(processes)
+    ]
+    try:
+        for worker in workers:
+            if worker.stdout.readline().strip() != b"READY":
+                raise RuntimeError("an apply worker did not start")
+        start = time.perf_counter()
+        for worker in workers:
+            worker.stdin.write(b"GO\n")
+            worker.stdin.flush()
+        for worker in workers:
+            worker.wait(3600)
+        elapsed = time.perf_counter() - start
+        done = sum(
+            int(line.split()[1])
+            for worker in workers
+            for line in worker.stdout.read().decode().splitlines()
+            if line.startswith("DONE ")
+        )
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    if any(worker.returncode for worker in workers):
+        raise RuntimeError("an apply worker failed")
+    return elapsed, done
+
+
+def measure_webhook_backlog(registry, args, table, account_id, per_row=50):
+    """``--webhook-backlog`` status events arrived faster than applied: sent
+    messages (cloned by SQL), their ``delivered`` statuses stored in inbox
+    rows of ``per_row`` as the route stores them, then the apply job in 1 then
+    2 processes (the cron's code, committing each batch) timed to the end;
+    anchor: PostgreSQL's plain UPDATE of as many messages. Every message
+    must be ``delivered`` and the inbox empty."""
+    size = args.webhook_backlog
+    rates = {}
+    for processes in (1, 2):
+        print(f"\nWebhook backlog: {size:,} status events in rows of {per_row}, {processes} apply process(es) …")
+        tag, rows = store_backlog(registry, account_id, size, per_row)
+        elapsed, done = run_appliers(args, processes)
+        applied = _delivered_count(registry, account_id, tag)
+        with registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM spoki_webhook_inbox")
+            left = cr.fetchone()[0]
+        check(
+            applied == size and left == 0 and done == rows,
+            f"{applied:,} of {size:,} statuses applied, {done:,} of {rows:,} bodies, {left} left in the inbox",
+        )
+        rates[processes] = size / elapsed
+        anchor = anchor_update(registry, account_id, size) if processes == 1 else None
+        if anchor:
+            table.add(
+                "webhook backlog applied by the job, 1 process",
+                rates[1],
+                anchor,
+                "events/s",
+                rates[1] / anchor,
+                "≥ 20,000/s",
+                rates[1] >= 20_000,
+                note=f"{size:,} events, {per_row} per stored body; anchor: plain UPDATE … FROM unnest of as many "
+                "messages by provider id (PostgreSQL alone, same table and indexes)",
+            )
+        else:
+            table.add(
+                f"webhook backlog applied by the job, {processes} processes",
+                rates[processes],
+                None,
+                "events/s",
+                None,
+                "≥ 20,000/s",
+                rates[processes] >= 20_000,
+                note=f"{rates[processes] / rates[1]:.2f} × 1 process",
+            )
 
 
 # ----------------------------------------------------------------------------
@@ -932,6 +1135,8 @@ def main():
     args = parse_args()
     if args.dispatch_worker:
         return dispatch_worker(args)
+    if args.apply_worker:
+        return apply_worker(args)
     started = time.perf_counter()
     load_start = os.getloadavg()
     if not args.reuse:

@@ -11,10 +11,20 @@
   secret). A provider without its secret refuses every POST (403): an
   unsigned endpoint would let anybody fake statuses, incoming messages and
   opt-outs. A bad or missing signature gets 403 and changes nothing; a body
-  that is not JSON 400. Valid payloads are handed to
-  ``spoki.message._process_webhook`` (status events, incoming messages,
-  template status changes), which is idempotent: providers retry deliveries,
-  the same event twice is harmless.
+  that is not JSON 400. A valid body is stored (``spoki.webhook.inbox``),
+  committed, and answered 200; the cron "WhatsApp: apply webhooks" applies
+  the stored bodies in bulk (status events, incoming messages, template
+  status changes), idempotently: providers retry deliveries, the same event
+  twice is harmless. Bodies with more than statuses (incoming messages,
+  template reviews) are applied right after the commit, in a transaction of
+  their own (people wait on those); statuses wait for the bulk apply.
+
+  The POST runs without a user (``auth="none"``, like Odoo's
+  ``/web/health``): the account's provider and webhook secret come from the
+  registry's cache (``spoki.account._webhook_signing``: one SQL statement
+  the first time, cleared when an account or its secret changes), the
+  provider class checks the signature with it (``verify_webhook_with``), one
+  INSERT stores the body, one COMMIT makes it durable before the answer.
 
 ``/spoki/webhook/meta`` — the app-level webhook of a Meta app shared by
 several numbers (Meta calls one URL per app):
@@ -23,9 +33,10 @@ several numbers (Meta calls one URL per app):
 * ``POST``: the payload is split by ``metadata.phone_number_id`` (messages,
   statuses) and by the entry's WABA id (template reviews); each part goes to
   the Meta accounts of that number / WABA whose app secret verifies the
-  signature (``spoki.message._process_app_webhook``). Events that name no
-  number / WABA, or no account that signed them, are dropped and logged; a
-  request from which nothing could be dispatched gets 403.
+  signature (``spoki.message._route_app_webhook``), stored for each of them.
+  Events that name no number / WABA, or no account that signed them, are
+  dropped and logged; a request from which nothing could be dispatched gets
+  403.
 
 Both: a body over ``MAX_BODY`` (1 MiB) is refused with 413 before anything
 else — announced by Content-Length or found while reading, never hashed;
@@ -39,8 +50,13 @@ import hmac
 import json
 import logging
 
-from odoo import http
+from odoo import SUPERUSER_ID, api, http
 from odoo.http import request
+from odoo.tools import SQL
+
+from ..models.spoki_webhook_inbox import TRANSIENT_ERRORS
+from ..tools.providers import provider_class
+from ..tools.providers.base import WhatsAppProvider
 
 _logger = logging.getLogger(__name__)
 
@@ -53,30 +69,51 @@ class SpokiWebhook(http.Controller):
     @http.route(
         "/spoki/webhook/<int:account_id>",
         type="http",
-        auth="public",
+        auth="none",
+        readonly=False,  # stores the body
         methods=["GET", "POST"],
         csrf=False,
         save_session=False,
         max_content_length=MAX_BODY,
     )
     def spoki_webhook(self, account_id, **kwargs):
-        raw = None
-        if request.httprequest.method == "POST":
-            raw = self._read_body()
-            if raw is None:
-                return self._too_large()
-        account = request.env["spoki.account"].sudo().browse(account_id).exists()
-        if not account:
+        if request.httprequest.method != "POST":
+            request.env.cr.execute(SQL("SELECT webhook_verify_token FROM spoki_account WHERE id = %s", account_id))
+            row = request.env.cr.fetchone()
+            if row is None:
+                _logger.warning("WhatsApp webhook for unknown account %s refused", account_id)
+                return self._forbidden()
+            return self._verify(kwargs, [row[0]])
+        raw = self._read_body()
+        if raw is None:
+            return self._too_large()
+        kind, secret = self._env()["spoki.account"]._webhook_signing(account_id)
+        if kind is None:
             _logger.warning("WhatsApp webhook for unknown account %s refused", account_id)
             return self._forbidden()
-        if raw is None:
-            return self._verify(kwargs, [account.webhook_verify_token])
-        return self._receive(account, raw)
+        try:
+            cls = provider_class(kind)
+        except ValueError:  # a provider not installed any more: refused like a bad signature
+            cls = WhatsAppProvider
+        if not cls.verify_webhook_with(secret, request.httprequest.headers, raw):
+            _logger.warning("WhatsApp webhook for account %s refused: bad or missing signature", account_id)
+            return self._forbidden()
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            return request.make_response("Bad request", status=400)
+        try:
+            body = raw.decode()
+        except UnicodeDecodeError:  # JSON in another Unicode encoding: stored as UTF-8
+            body = json.dumps(payload)
+        self._store([(account_id, body)], prompt=not cls.webhook_is_statuses_only(payload))
+        return self._ok()
 
     @http.route(
         "/spoki/webhook/<string:kind>",
         type="http",
-        auth="public",
+        auth="none",
+        readonly=False,  # stores the body
         methods=["GET", "POST"],
         csrf=False,
         save_session=False,
@@ -85,18 +122,58 @@ class SpokiWebhook(http.Controller):
     def spoki_webhook_app(self, kind, **kwargs):
         """App-level webhook of provider ``kind`` (``/spoki/webhook/meta``):
         which providers have one, and how its payload is split, is the
-        provider's business (``spoki.message._process_app_webhook``)."""
+        provider's business (``spoki.message._route_app_webhook``)."""
+        env = self._env()
         if request.httprequest.method == "GET":
-            accounts = request.env["spoki.account"].sudo().search([("provider", "=", kind)])
+            accounts = env["spoki.account"].search([("provider", "=", kind)])
             return self._verify(kwargs, accounts.mapped("webhook_verify_token"))
         raw = self._read_body()
         if raw is None:
             return self._too_large()
-        counts = request.env["spoki.message"].sudo()._process_app_webhook(kind, request.httprequest.headers, raw)
-        if counts is None:
+        routed = env["spoki.message"]._route_app_webhook(kind, request.httprequest.headers, raw)
+        if routed is None:
             return self._forbidden()
-        _logger.info("WhatsApp %s app webhook: %s statuses, %s messages, %s template events", kind, *counts)
+        cls = provider_class(kind)
+        prompt = any(not cls.webhook_is_statuses_only(part) for _account, part in routed)
+        self._store([(account.id, json.dumps(part)) for account, part in routed], prompt=prompt)
+        _logger.info("WhatsApp %s app webhook: stored for %s account(s)", kind, len(routed))
         return self._ok()
+
+    # -- store --------------------------------------------------------------
+
+    @staticmethod
+    def _env():
+        """The request's cursor as the superuser (the routes run without a user)."""
+        return api.Environment(request.env.cr, SUPERUSER_ID, {})
+
+    def _store(self, rows, prompt=False):
+        """Store the verified bodies ``[(account id, body)]`` and commit:
+        from now on nothing is lost. ``prompt``: apply them right away too, in
+        a transaction of their own (incoming messages, template reviews);
+        otherwise (statuses) the apply cron is triggered."""
+        env = self._env()
+        Inbox = env["spoki.webhook.inbox"]
+        ids = Inbox._store(env.cr, rows)
+        if not prompt:
+            Inbox._trigger_apply()
+        env.cr.commit()
+        if not prompt:
+            return
+        try:
+            Inbox._apply_inbox(ids=ids)
+            env.cr.commit()
+        except Exception as exc:  # noqa: BLE001 - stored and committed: the cron applies it
+            env.cr.rollback()
+            env.invalidate_all(flush=False)
+            transient = isinstance(exc, TRANSIENT_ERRORS)
+            _logger.log(
+                logging.INFO if transient else logging.ERROR,
+                "WhatsApp webhook %s: applying it failed, left to the cron",
+                ids,
+                exc_info=not transient,
+            )
+            Inbox._trigger_apply()
+            env.cr.commit()
 
     # -- helpers ------------------------------------------------------------
 
@@ -151,22 +228,3 @@ class SpokiWebhook(http.Controller):
         if params.get("hub.mode") != "subscribe" or not token or not any(matches):
             return self._forbidden()
         return request.make_response(params.get("hub.challenge") or "", headers=[("Content-Type", "text/plain")])
-
-    def _receive(self, account, raw):
-        provider = account._get_provider()
-        if not provider.verify_webhook(request.httprequest.headers, raw):
-            _logger.warning("WhatsApp webhook for account %s refused: bad or missing signature", account.id)
-            return self._forbidden()
-        try:
-            payload = json.loads(raw or b"{}")
-        except ValueError:
-            return request.make_response("Bad request", status=400)
-        statuses, inbound, templates = request.env["spoki.message"].sudo()._process_webhook(account, payload)
-        _logger.info(
-            "WhatsApp webhook for account %s: %s statuses, %s messages, %s template events",
-            account.id,
-            statuses,
-            inbound,
-            templates,
-        )
-        return self._ok()

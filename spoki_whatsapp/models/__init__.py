@@ -13,6 +13,7 @@ from . import spoki_conversation
 from . import spoki_campaign
 from . import spoki_message
 from . import spoki_status_event
+from . import spoki_webhook_inbox
 from . import spoki_campaign_value
 from . import spoki_chat
 from . import res_partner_chat

@@ -2,6 +2,7 @@ import secrets
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL, ormcache
 
 from ..tools.providers import get_provider, provider_class, provider_selection
 from ..tools.providers.http import endpoint_problem
@@ -191,6 +192,7 @@ class SpokiAccount(models.Model):
                 vals["tier_level_id"] = self.env["spoki.tier.level"]._first_level(policy).id
         accounts = super().create(vals_list)
         accounts._compute_tier_snapshot()
+        self.env.registry.clear_cache()  # _webhook_signing: an id may have been asked for before it existed
         return accounts
 
     def write(self, vals):
@@ -207,6 +209,13 @@ class SpokiAccount(models.Model):
         self._tier_after_write(vals, before)
         if "team_user_ids" in vals:
             self._spoki_team_changed()
+        if set(vals) & self._webhook_signing_fields():
+            self.env.registry.clear_cache()  # _webhook_signing, in every process (Odoo signals it)
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()  # _webhook_signing
         return result
 
     def _tier_level_for_policy(self, policy):
@@ -251,6 +260,47 @@ class SpokiAccount(models.Model):
     # ------------------------------------------------------------
     # PROVIDER
     # ------------------------------------------------------------
+
+    @api.model
+    def _webhook_signing_fields(self):
+        """The provider and the fields of every provider's webhook secret."""
+        fields_ = {"provider"}
+        for kind, _label in self._fields["provider"].selection:
+            try:
+                cls = provider_class(kind)
+            except ValueError:
+                continue
+            field = cls.config_fields.get(cls.webhook_secret_key or "")
+            if field and self._fields[field].store:
+                fields_.add(field)
+        return fields_
+
+    @api.model
+    @ormcache("account_id")
+    def _webhook_signing(self, account_id):
+        """``(provider kind, webhook secret)`` of an account for the webhook
+        route, ``(None, None)`` for an unknown one: one SQL statement, then
+        kept in the registry's cache (cleared when an account is created,
+        deleted, or its provider or a secret changes — in every process,
+        Odoo signals it)."""
+        columns = {}
+        for kind, _label in self._fields["provider"].selection:
+            try:
+                cls = provider_class(kind)
+            except ValueError:
+                continue
+            field = cls.config_fields.get(cls.webhook_secret_key or "")
+            if field and self._fields[field].store:
+                columns[kind] = field
+        secret = SQL("NULL")
+        if columns:
+            secret = SQL(
+                "CASE provider %s ELSE NULL END",
+                SQL(" ").join(SQL("WHEN %s THEN %s", kind, SQL.identifier(field)) for kind, field in columns.items()),
+            )
+        self.env.cr.execute(SQL("SELECT provider, %s FROM spoki_account WHERE id = %s", secret, account_id))
+        row = self.env.cr.fetchone()
+        return (row[0], row[1] or "") if row else (None, None)
 
     def _provider_class(self):
         self.ensure_one()

@@ -45,3 +45,4 @@ from . import test_template_render_batch
 from . import test_template_issue14
 from . import test_template_issue14_ui
 from . import test_send_queue_pipeline
+from . import test_webhook_inbox

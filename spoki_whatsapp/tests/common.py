@@ -1,7 +1,30 @@
+from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase
 
 from odoo.addons.mail.tests.common import mail_new_test_user
 from odoo.addons.spoki_whatsapp.models.live.refresh import reset_throttle
+
+
+def apply_stored_webhooks(registry):
+    """The apply cron's step through a cursor of the registry in test mode
+    (an HttpCase), from any thread of the test (e.g. while a browser waits
+    for the change): its bus notifications go out as the cron's would."""
+    with registry.cursor() as cr:
+        return api.Environment(cr, SUPERUSER_ID, {})["spoki.webhook.inbox"]._apply_inbox()
+
+
+def apply_webhooks(env):
+    """What the cron "WhatsApp: apply webhooks" does after a webhook was
+    answered (tests don't run crons): the stored bodies applied. In an
+    HttpCase (the registry in test mode) through a cursor of the server's
+    kind, so that its bus notifications go out as the cron's would. Returns
+    the number of bodies applied."""
+    if env.registry.in_test_mode():
+        applied = apply_stored_webhooks(env.registry)
+    else:
+        applied = env["spoki.webhook.inbox"].sudo()._apply_inbox()
+    env.invalidate_all()
+    return applied
 
 
 class SpokiCommon(TransactionCase):

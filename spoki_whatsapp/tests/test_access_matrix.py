@@ -51,6 +51,7 @@ MODELS = {
     "spoki.template.approval": ("", "rwcd", False),
     "spoki.tier.history": ("r", "r", False),
     "spoki.tier.level": ("r", "r", True),
+    "spoki.webhook.inbox": ("", "", True),
 }
 
 # (model, method): who passes the access checks (the others get AccessError)
@@ -181,6 +182,7 @@ ACTIONS = {
     "ir_cron_spoki_message_send_ir_actions_server": NOBODY,
     "ir_cron_spoki_message_status_sync_ir_actions_server": NOBODY,
     "ir_cron_spoki_template_sync_ir_actions_server": WA_MANAGERS,
+    "ir_cron_spoki_webhook_inbox_apply_ir_actions_server": NOBODY,
 }
 
 

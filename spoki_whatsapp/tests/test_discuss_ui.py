@@ -13,7 +13,7 @@ from odoo.addons.bus.websocket import WebsocketConnectionHandler
 from ..tools.providers import InboundMessage
 from . import fake_provider as fp
 from .browser_signals import BrowserSignalsCase
-from .common import SpokiCommon
+from .common import SpokiCommon, apply_stored_webhooks
 
 SECRET = "discuss-app-secret"
 
@@ -70,6 +70,7 @@ class TestSpokiDiscussUi(BrowserSignalsCase, SpokiCommon):
             f"{self.base_url()}/spoki/webhook/{self.account.id}", data=raw, headers=headers, timeout=20
         )
         self.webhook_codes.append(response.status_code)
+        apply_stored_webhooks(self.registry)  # statuses are applied in bulk after the answer (the cron's job)
         self._wake_websockets()
 
     def _on_command(self, browser, command):

@@ -19,7 +19,7 @@ from odoo.addons.spoki_whatsapp.models.live.refresh import reset_throttle
 from odoo.addons.spoki_whatsapp.tools.providers import StatusEvent
 
 from . import fake_provider as fp
-from .common import SpokiCommon
+from .common import SpokiCommon, apply_stored_webhooks
 from .messaging_common import MessagingCommon
 
 REFRESH = "spoki_whatsapp/refresh"
@@ -216,9 +216,12 @@ class TestLiveRefreshBrowser(BrowserScreens, LiveCommon, HttpCase, SpokiCommon):
         cls.template.write({"state": "queued", "external_id": "9000000777"})
 
     def _pump(self, stop):
-        """Wake the websockets of company A's channel every 300 ms."""
+        """Wake the websockets of company A's channel every 300 ms, after
+        applying the stored webhooks as the cron "WhatsApp: apply webhooks"
+        does (the page posts status webhooks: answered once stored)."""
         channel = hashable(channel_with_db(self.registry.db_name, self.company_a))
         while not stop.wait(0.3):
+            apply_stored_webhooks(self.registry)
             for websocket in list(dispatch._channels_to_ws.get(channel, [])):
                 websocket.trigger_notification_dispatching()
 

@@ -8,7 +8,7 @@ from odoo.addons.spoki_whatsapp.controllers.main import MAX_BODY
 from odoo.addons.spoki_whatsapp.tools.providers.cloud_api import CloudApiWebhook
 
 from . import fake_provider as fp
-from .common import SpokiCommon
+from .common import SpokiCommon, apply_webhooks
 
 SECRET = "test-app-secret"
 
@@ -38,13 +38,17 @@ class TestWebhook(HttpCase, SpokiCommon):
         )
 
     def _post(self, payload, secret=SECRET, signature=None, url=None):
+        """POST the webhook, then run the apply job (statuses are applied in
+        bulk after the answer: ``spoki.webhook.inbox``)."""
         raw = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
         if signature is None and secret:
             signature = fp.meta_signature(secret, raw)
         if signature:
             headers["X-Hub-Signature-256"] = signature
-        return self.opener.post(self.base_url() + (url or self.url), data=raw, headers=headers, timeout=20)
+        response = self.opener.post(self.base_url() + (url or self.url), data=raw, headers=headers, timeout=20)
+        apply_webhooks(self.env)
+        return response
 
     def _statuses(self, *items):
         return fp.meta_webhook([fp.meta_messages_change(statuses=list(items))])
@@ -213,11 +217,12 @@ class TestWebhook(HttpCase, SpokiCommon):
         is announced (Content-Length) or only found while reading (chunked);
         exactly 1 MiB is still accepted."""
         checks = []
-        original = CloudApiWebhook.verify_webhook
+        original = CloudApiWebhook.verify_webhook_with.__func__
 
-        def counting(provider, headers, raw_body):
+        @classmethod
+        def counting(cls, secret, headers, raw_body):
             checks.append(len(raw_body))
-            return original(provider, headers, raw_body)
+            return original(cls, secret, headers, raw_body)
 
         big = self._padded(MAX_BODY + 1)
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": fp.meta_signature(SECRET, big)}
@@ -226,7 +231,7 @@ class TestWebhook(HttpCase, SpokiCommon):
             for start in range(0, len(raw), size):
                 yield raw[start : start + size]
 
-        with patch.object(CloudApiWebhook, "verify_webhook", counting):
+        with patch.object(CloudApiWebhook, "verify_webhook_with", counting):
             announced = self.opener.post(self.base_url() + self.url, data=big, headers=headers, timeout=20)
             chunked = self.opener.post(self.base_url() + self.url, data=chunks(big), headers=headers, timeout=20)
             for url in ("/spoki/webhook/999999", "/spoki/webhook/meta"):
@@ -240,6 +245,7 @@ class TestWebhook(HttpCase, SpokiCommon):
             ok = self.opener.post(self.base_url() + self.url, data=chunks(fits), headers=headers, timeout=20)
             self.assertEqual(ok.status_code, 200)
             self.assertEqual(checks, [MAX_BODY])
+        apply_webhooks(self.env)
         self.sent.invalidate_recordset()
         self.assertEqual(self.sent.state, "read")
 

@@ -4,7 +4,7 @@ import time
 from odoo.tests import HttpCase, tagged
 
 from . import fake_provider as fp
-from .common import SpokiCommon
+from .common import SpokiCommon, apply_webhooks
 
 APP_SECRET = "shared-app-secret"
 OTHER_SECRET = "other-app-secret"
@@ -168,6 +168,7 @@ class TestWebhookMetaApp(HttpCase, SpokiCommon):
             timeout=20,
         )
         self.assertEqual(response.status_code, 200)
+        apply_webhooks(self.env)  # statuses are applied in bulk after the answer
         self.sent.invalidate_recordset()
         self.assertEqual(self.sent.state, "delivered")
 

@@ -18,7 +18,7 @@ from odoo.addons.spoki_whatsapp.tools.providers import StatusEvent
 from odoo.addons.spoki_whatsapp.tools.providers.sandbox import SandboxProvider
 
 from . import fake_provider as fp
-from .common import SpokiCommon
+from .common import SpokiCommon, apply_webhooks
 from .messaging_common import MessagingCommon
 
 SECRET = "status-app-secret"
@@ -86,6 +86,7 @@ class TestWebhookEarlyStatuses(HttpCase, SpokiCommon):
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": fp.meta_signature(SECRET, raw)}
         response = self.opener.post(self.base_url() + self.url, data=raw, headers=headers, timeout=20)
         self.assertEqual(response.status_code, 200)
+        apply_webhooks(self.env)  # statuses are applied in bulk after the answer
         self.Message.invalidate_model()
 
     def _pending(self, pid):

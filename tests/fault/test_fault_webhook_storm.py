@@ -78,6 +78,16 @@ def _storm_plan(sends, pushed, recipients):
     return [[event] for event in events], expected
 
 
+def _wait_inbox_applied(scenario, timeout=180):
+    """The webhooks are answered once stored (``spoki_webhook_inbox``); the
+    cron "WhatsApp: apply webhooks" applies them soon after."""
+    wait_until(
+        lambda: not scenario.value("SELECT COUNT(*) FROM spoki_webhook_inbox"),
+        timeout,
+        "the stored webhooks to be applied",
+    )
+
+
 def _send_with_early_events(scenario, list_name, size):
     """Send a Meta campaign while the fake pushes each message's status
     webhook before answering its send; returns the server, and the pending
@@ -93,6 +103,7 @@ def _send_with_early_events(scenario, list_name, size):
     )
     scenario.wait_enqueued(scenario.start_campaign(server, "meta", list_name))
     wait_until(lambda: not {"queued", "sending"} & set(scenario.states("meta")), 180, "the campaign to leave the queue")
+    _wait_inbox_applied(scenario)
     scenario.fake.call("auto_push", url=None, secret=None)
     pushed = scenario.fake.call("pushed")
     assert len(pushed) == size and {answers[-1] for _status, answers in pushed.values()} == {200}
@@ -145,6 +156,7 @@ def test_webhook_storm(scenario, tmp_path):
     )
     storm = json.loads(result_path.read_text())
     assert storm["left"] == 0 and storm["first_answers"] == {"200": len(requests_)}, storm
+    _wait_inbox_applied(scenario)
 
     rows = scenario.sql(
         """SELECT idempotency_key, state, sent_at IS NOT NULL, delivered_at IS NOT NULL, read_at IS NOT NULL,
@@ -185,11 +197,12 @@ def test_webhook_storm(scenario, tmp_path):
 
 
 def test_webhook_retried_after_a_serialization_failure(scenario):
-    """Two webhooks (or a webhook and the send queue) updating the same message
-    at once: one transaction fails to serialize and Odoo runs the request
-    again. Reproduced deterministically: the test holds the message's row lock
-    while the webhook's UPDATE waits, then commits."""
-    server = scenario.start_server(workers=2, cron_workers=0)
+    """Two applies of webhooks (or one and the send queue) updating the same
+    message at once: one transaction fails to serialize and the apply job
+    runs its batch again. Reproduced deterministically: the test holds the
+    message's row lock while the job's UPDATE waits, then commits. The
+    webhook itself was answered at once (it only stores the body)."""
+    server = scenario.start_server(workers=2, cron_workers=1)
     account, template = scenario.ids["meta"], scenario.ids["templates"]["fault_promo"]
     [(message_id,)] = scenario.sql(
         """INSERT INTO spoki_message (account_id, company_id, wa_phone, direction, kind, template_id, lang, body,
@@ -216,18 +229,20 @@ def test_webhook_retried_after_a_serialization_failure(scenario):
 
         thread = threading.Thread(target=post)
         thread.start()
+        thread.join(60)
+        assert answer["status"].status_code == 200, "answered while the row is locked: stored, not applied"
         wait_until(
             lambda: scenario.value(
                 """SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
                     AND wait_event_type = 'Lock' AND query LIKE 'UPDATE spoki_message%%'"""
             ),
-            30,
-            "the webhook's UPDATE to wait for the row lock",
+            90,
+            "the apply job's UPDATE to wait for the row lock",
         )
         locker.commit()
-        thread.join(60)
     finally:
         locker.close()
+    _wait_inbox_applied(scenario, timeout=90)
     state = scenario.value("SELECT state FROM spoki_message WHERE id = %s", [message_id])
     print(f"FAULT-RESULT webhook-serialization answer={answer['status'].status_code} state={state}")
     assert answer["status"].status_code == 200

@@ -10,10 +10,11 @@
   yet is never dropped: it settles the message of its idempotency key whose
   send outcome is unknown, or it waits in ``spoki.status.event`` until the
   id is written (``_apply_pending_status_events``);
-* webhooks (``controllers/main.py`` verifies them with the account's provider,
-  then hands the payload here): statuses, incoming messages, template reviews;
-  the app-level webhook of a shared Meta app is split by number / WABA and
-  dispatched to the accounts whose secret signed it;
+* webhooks (``controllers/main.py`` verifies them with the account's provider
+  and stores them; ``spoki.webhook.inbox`` applies them in bulk, through
+  ``_apply_status_events`` for the statuses): statuses, incoming messages,
+  template reviews; the app-level webhook of a shared Meta app is split by
+  number / WABA and stored for the accounts whose secret signed it;
 * incoming messages: stored once per provider id, matched to contacts (or a
   new contact), opening the conversation and the customer-service window,
   opt-out keywords handled; the files they carry are stored by
@@ -248,18 +249,20 @@ class SpokiMessage(models.Model):
             known = current.get(event.message_id)
             if known is None or event.timestamp < known.timestamp:
                 current[event.message_id] = event
-        changed = 0
+        changed = []  # (message id, campaign id, shown in a chat) of the rows the UPDATEs changed
         for status in ("sent", "delivered", "read"):
             if by_status.get(status):
                 changed += self._apply_progress(account, status, by_status[status])
         if by_status.get("failed"):
             changed += self._apply_failures(account, by_status["failed"])
-        if changed:
-            self._spoki_live_notify(account=account, provider_ids=[event.message_id for event in events])
         self.invalidate_model()
         if changed:
-            self._spoki_notify_ticks_of(account, {event.message_id for event in events})
-        return changed
+            # no query of their own: the UPDATEs returned what the live refresh and the ticks need
+            self._spoki_live_notify_campaigns(account, {campaign_id for _id, campaign_id, _shown in changed})
+            shown = {message_id for message_id, _campaign_id, is_shown in changed if is_shown}
+            if shown:
+                self.sudo().browse(shown)._spoki_notify_ticks()
+        return len(changed)
 
     @api.model
     def _settle_unknown_outcomes(self, account, events):
@@ -395,7 +398,9 @@ class SpokiMessage(models.Model):
 
     @api.model
     def _apply_progress(self, account, status, events):
-        """``sent``/``delivered``/``read`` events ``{provider id: event}``."""
+        """``sent``/``delivered``/``read`` events ``{provider id: event}``.
+        Returns ``[(message id, campaign id, shown in a chat)]`` of the
+        messages changed."""
         rank = STATE_RANK[status]
         self.env.cr.execute(
             SQL(
@@ -411,7 +416,8 @@ class SpokiMessage(models.Model):
                      FROM unnest(%(pids)s::varchar[], %(stamps)s::timestamp[]) AS v(pid, ts)
                     WHERE m.account_id = %(account)s AND m.direction = 'outgoing'
                       AND m.provider_message_id = v.pid
-                      AND m.state IN ('sending', 'sent', 'delivered', 'read')""",
+                      AND m.state IN ('sending', 'sent', 'delivered', 'read')
+                RETURNING m.id, m.campaign_id, m.mail_message_id IS NOT NULL""",
                 rank=rank,
                 status=status,
                 account=account.id,
@@ -419,7 +425,7 @@ class SpokiMessage(models.Model):
                 stamps=[event.timestamp for event in events.values()],
             )
         )
-        return self.env.cr.rowcount
+        return self.env.cr.fetchall()
 
     @api.model
     def _apply_failures(self, account, events):
@@ -427,7 +433,8 @@ class SpokiMessage(models.Model):
         mapped to our codes and readable reasons; the account hears of the
         codes (the quality guard watches for spam rate limits). A message
         that failed after being accepted leaves its 24-hour session (see
-        ``spoki.conversation._unlink_failed``)."""
+        ``spoki.conversation._unlink_failed``). Returns ``[(message id,
+        campaign id, shown in a chat)]`` of the messages changed."""
         provider = account._get_provider(clock=self._clock())
         pids, stamps, codes, reasons = [], [], [], []
         for pid, event in events.items():
@@ -446,7 +453,7 @@ class SpokiMessage(models.Model):
                                  %(reasons)s::varchar[]) AS v(pid, ts, code, reason)
                     WHERE m.account_id = %(account)s AND m.direction = 'outgoing'
                       AND m.provider_message_id = v.pid AND m.state IN ('sending', 'sent')
-                RETURNING m.id, m.conversation_id""",
+                RETURNING m.id, m.conversation_id, m.campaign_id, m.mail_message_id IS NOT NULL""",
                 account=account.id,
                 pids=pids,
                 stamps=stamps,
@@ -455,11 +462,10 @@ class SpokiMessage(models.Model):
             )
         )
         rows = self.env.cr.fetchall()
-        changed = len(rows)
         # accepted, then undeliverable: never exchanged, so not a conversation
-        self.env["spoki.conversation"]._unlink_failed([mid for mid, conversation_id in rows if conversation_id])
+        self.env["spoki.conversation"]._unlink_failed([mid for mid, conversation_id, *_rest in rows if conversation_id])
         account._on_provider_errors(set(codes))
-        return changed
+        return [(mid, campaign_id, shown) for mid, _conversation_id, campaign_id, shown in rows]
 
     # ------------------------------------------------------------
     # INBOUND
@@ -481,16 +487,17 @@ class SpokiMessage(models.Model):
         return len(statuses), len(inbound), len(templates)
 
     @api.model
-    def _process_app_webhook(self, kind, headers, raw):
+    def _route_app_webhook(self, kind, headers, raw):
         """An app-level webhook of provider ``kind`` (one Meta app shared by
         several numbers): the provider splits the payload by destination
         (``webhook_routes``: phone number id, WABA id); each part goes to the
         accounts of that destination whose own secret verifies the request's
         signature — an account whose secret doesn't match gets nothing.
         Parts without a destination, or with no such account, are dropped and
-        logged. Returns ``(statuses, messages, templates)`` counts, or None
-        when nothing was dispatched (the caller answers like a bad
-        signature: which accounts exist is never told)."""
+        logged. Returns ``[(account, part)]`` (the webhook route stores them
+        for the apply, ``spoki.webhook.inbox``), or None when nothing could
+        be dispatched (the caller answers like a bad signature: which
+        accounts exist is never told)."""
         try:
             routes = provider_class(kind).webhook_routes
         except ValueError:  # no such provider: answered like a bad signature
@@ -506,7 +513,7 @@ class SpokiMessage(models.Model):
         for reason in dropped:
             _logger.warning("WhatsApp %s app webhook: event dropped (%s)", kind, reason)
         Account = self.env["spoki.account"].sudo()
-        totals = None
+        routed = []
         for key, value, part in parts:
             field = provider_class(kind).config_fields.get(key)
             candidates = Account.search([("provider", "=", kind), (field, "=", value)]) if field else Account
@@ -522,10 +529,8 @@ class SpokiMessage(models.Model):
                     len(candidates),
                 )
                 continue
-            for account in accounts:
-                counts = self._process_webhook(account, part)
-                totals = tuple(a + b for a, b in zip(totals or (0, 0, 0), counts, strict=True))
-        return totals
+            routed += [(account, part) for account in accounts]
+        return routed or None
 
     @api.model
     def _match_partners(self, account, numbers):

@@ -25,3 +25,10 @@ class SpokiMessage(models.Model):
             records = self.env[model].sudo().browse(ids)
             records.fetch(["company_id"])  # all notify_refresh reads (not the whole records: send queue, webhooks)
             notify_refresh(records, throttled=True)
+
+    @api.model
+    def _spoki_live_notify_campaigns(self, account, campaign_ids):
+        """Like :meth:`_spoki_live_notify` when the caller knows the
+        campaigns already (the bulk status apply: its UPDATEs return them)."""
+        notify_refresh(self.env["spoki.campaign"].sudo().browse({cid for cid in campaign_ids if cid}), throttled=True)
+        notify_refresh(account.sudo(), throttled=True)

@@ -282,6 +282,26 @@ class WhatsAppProvider:
         """True when a webhook request (its headers and exact raw body) is
         authentic for this account's credentials. The default refuses all:
         an unsigned endpoint would let anybody fake statuses and opt-outs."""
+        return self.verify_webhook_with(self.config.get(self.webhook_secret_key or "") or "", headers, raw_body)
+
+    #: The config key of the secret that signs this provider's webhooks (its
+    #: account field is ``config_fields[webhook_secret_key]``): the webhook
+    #: route reads that one column and calls :meth:`verify_webhook_with`,
+    #: without building a client. None: the provider has no webhooks.
+    webhook_secret_key = None
+
+    @classmethod
+    def verify_webhook_with(cls, secret, headers, raw_body):
+        """:meth:`verify_webhook` given the secret alone (the webhook route's
+        fast path). The default refuses all."""
+        return False
+
+    @classmethod
+    def webhook_is_statuses_only(cls, payload):
+        """True when a (verified) payload carries nothing but message
+        statuses: the webhook route stores it for the bulk apply; anything
+        else (incoming messages, template reviews — people wait on those)
+        is applied right after it is stored. The default: False."""
         return False
 
     def parse_webhook(self, payload):

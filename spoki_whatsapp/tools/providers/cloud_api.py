@@ -406,8 +406,26 @@ class CloudApiWebhook:
     phone_number_id = ""
     waba_id = ""
 
+    webhook_secret_key = "app_secret"
+
     def verify_webhook(self, headers, raw_body):
-        return verify_signature(self.app_secret, raw_body, header(headers, SIGNATURE_HEADER))
+        return self.verify_webhook_with(self.app_secret, headers, raw_body)
+
+    @classmethod
+    def verify_webhook_with(cls, secret, headers, raw_body):
+        return verify_signature(secret, raw_body, header(headers, SIGNATURE_HEADER))
+
+    @classmethod
+    def webhook_is_statuses_only(cls, payload):
+        """Only ``messages`` changes without incoming messages."""
+        if not isinstance(payload, dict):
+            return False
+        for entry in payload.get("entry") or []:
+            for change in (entry.get("changes") if isinstance(entry, dict) else None) or []:
+                value = change.get("value") if isinstance(change, dict) else None
+                if change.get("field") != "messages" or not isinstance(value, dict) or value.get("messages"):
+                    return False
+        return True
 
     def status_error(self, code, message=""):
         return status_error(code, message)

@@ -318,8 +318,24 @@ class SpokiProvider(WhatsAppProvider):
         if not self.api_key:
             raise PermanentError("Spoki provider is not configured: missing api_key", code="config")
 
+    webhook_secret_key = "webhook_secret"
+
     def verify_webhook(self, headers, raw_body, now=None):
-        return verify_signature(self.webhook_secret, raw_body, header(headers, SIGNATURE_HEADER), now=now)
+        return self.verify_webhook_with(self.webhook_secret, headers, raw_body, now=now)
+
+    @classmethod
+    def verify_webhook_with(cls, secret, headers, raw_body, now=None):
+        return verify_signature(secret, raw_body, header(headers, SIGNATURE_HEADER), now=now)
+
+    @classmethod
+    def webhook_is_statuses_only(cls, payload):
+        """Only ``message.outbound`` events (statuses of our messages)."""
+        events = payload if isinstance(payload, list) else [payload]
+        return all(
+            isinstance(event, dict)
+            and str(event.get("event") or event.get("type") or "").startswith("message.outbound")
+            for event in events
+        )
 
     def status_error(self, code, message=""):
         # Spoki relays WhatsApp's own error codes on failed messages.
