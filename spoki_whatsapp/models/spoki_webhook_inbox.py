@@ -3,8 +3,9 @@
 The webhook route (``controllers/main.py``) verifies a request's signature,
 stores its body here, commits and answers 200: nothing is lost if the server
 dies after answering. The bodies are applied in bulk by the cron "WhatsApp:
-apply webhooks" (triggered by the route, at most once per second per
-process; every minute as a backstop): many rows at once, the status events of
+apply webhooks" (triggered by the route: per process at once at most once a
+second, and at the end of that second for what was stored meanwhile, so a
+body waits a second at most; every minute as a backstop): many rows at once, the status events of
 all of them in one set-based pass per account
 (``spoki.message._apply_status_events``). A row is deleted in the
 transaction that applied it; rows are claimed with ``FOR UPDATE SKIP
@@ -31,13 +32,14 @@ import json
 import logging
 import time
 from collections import defaultdict
+from datetime import timedelta
 
 import psycopg2
 
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..tools.throttle import RecentlySent
+from ..tools.throttle import WakeUps
 
 _logger = logging.getLogger(__name__)
 
@@ -47,9 +49,10 @@ TRANSIENT_ERRORS = (psycopg2.extensions.TransactionRollbackError, psycopg2.Opera
 #: tries of a batch that meets a transient error, in the cron
 TRANSIENT_TRIES = 5
 
-#: one cron trigger per process per second at most (a trigger is a row and
-#: a new PostgreSQL connection for the NOTIFY after the commit)
-_TRIGGERS = RecentlySent(1.0)
+#: a cron trigger is a row and a new PostgreSQL connection for the NOTIFY
+#: after the commit: per process, one trigger "now" a second at most, and one
+#: at the end of that second for the bodies stored meanwhile
+_TRIGGERS = WakeUps(1.0)
 CRON_XMLID = "spoki_whatsapp.ir_cron_spoki_webhook_inbox_apply"
 
 
@@ -86,11 +89,16 @@ class SpokiWebhookInbox(models.Model):
 
     @api.model
     def _trigger_apply(self):
-        """Wake the apply cron, at most once per second in this process
-        (the inbox rows it finds are applied whatever triggered it; a row
-        stored while a run ends waits at most the cron's minute)."""
-        if _TRIGGERS.due([self.env.cr.dbname]):
-            self.env.ref(CRON_XMLID).sudo()._trigger()
+        """Wake the apply cron for a body just stored (the caller commits):
+        at once, or — if this process did so less than a second ago — at
+        the end of that second, so that a body stored while a run ends waits
+        a second at most, not the cron's minute (a run sees every row
+        committed before it starts; a trigger made during a run outlives it)."""
+        delay = _TRIGGERS.due(self.env.cr.dbname)
+        if delay is None:
+            return
+        at = fields.Datetime.now() + timedelta(seconds=delay) if delay else None
+        self.env.ref(CRON_XMLID).sudo()._trigger(at)
 
     # ------------------------------------------------------------
     # APPLY (cron)

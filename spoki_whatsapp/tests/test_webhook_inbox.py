@@ -12,6 +12,7 @@ from odoo.tests import HttpCase, TransactionCase, tagged
 
 from odoo.addons.spoki_whatsapp.controllers.main import MAX_BODY
 from odoo.addons.spoki_whatsapp.models.inbound.spoki_message import SpokiMessage as InboundMessage
+from odoo.addons.spoki_whatsapp.models.spoki_webhook_inbox import _TRIGGERS, CRON_XMLID
 from odoo.addons.spoki_whatsapp.tools.providers.cloud_api import CloudApiWebhook
 
 from . import fake_provider as fp
@@ -68,6 +69,23 @@ class TestWebhookStoreAndAck(HttpCase, SpokiCommon):
         self.assertEqual(apply_webhooks(self.env), 1)
         self.assertEqual((self.sent.state, str(self.sent.read_at)), ("read", "2026-01-01 10:01:00"))
         self.assertFalse(self.Inbox.search([]), "deleted once applied")
+
+    def test_bodies_stored_within_a_second_are_triggered_within_it(self):
+        """A status stored less than a second after another one gets a
+        trigger at the end of that second (without it, none: it waited for
+        the cron's minute when the run had already read the inbox)."""
+        cron = self.env.ref(CRON_XMLID)
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        before = Trigger.search([("cron_id", "=", cron.id)])
+        _TRIGGERS.clear()
+        with patch.object(_TRIGGERS, "clock", lambda: 1000.0):  # the three bodies in the same instant
+            for status in ("delivered", "read", "read"):
+                raw = json.dumps(_statuses(fp.meta_status("wamid.INBOX1", status, T0 + 60))).encode()
+                self.assertEqual(self._post_raw(raw).status_code, 200)
+        _TRIGGERS.clear()
+        triggers = (Trigger.search([("cron_id", "=", cron.id)]) - before).sorted("call_at")
+        self.assertEqual(len(triggers), 2, "now, and at the end of the second for the bodies stored meanwhile")
+        self.assertAlmostEqual((triggers[1].call_at - triggers[0].call_at).total_seconds(), 1.0, delta=0.9)
 
     def test_refused_requests_store_nothing(self):
         raw = json.dumps(_statuses(fp.meta_status("wamid.INBOX1", "read", T0 + 60))).encode()

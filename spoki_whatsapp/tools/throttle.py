@@ -37,3 +37,38 @@ class RecentlySent:
     def clear(self):
         with self._lock:
             self._sent.clear()
+
+
+class WakeUps:
+    """When to wake a job up for work that keeps arriving, per key: at most
+    one wake-up *now* per ``window`` seconds, plus one at the end of the
+    window for whatever arrived meanwhile — so that nothing waits more than
+    ``window`` for a run, and a burst costs at most two wake-ups a window.
+
+    :meth:`due` returns 0 (wake it up now), a delay in seconds (wake it up
+    then), or None (a wake-up already asked covers this arrival: it comes
+    after it). Thread-safe (Odoo's threaded server)."""
+
+    def __init__(self, window, clock=time.monotonic):
+        self.window = window
+        self.clock = clock
+        self._next = {}  # key → end of the window of the last wake-up "now"
+        self._deferred = {}  # key → the end-of-window wake-up asked already
+        self._lock = threading.Lock()
+
+    def due(self, key):
+        now = self.clock()
+        with self._lock:
+            end = self._next.get(key)
+            if end is None or now >= end:
+                self._next[key] = now + self.window
+                return 0.0
+            if self._deferred.get(key) == end:
+                return None
+            self._deferred[key] = end
+            return end - now
+
+    def clear(self):
+        with self._lock:
+            self._next.clear()
+            self._deferred.clear()
