@@ -167,23 +167,3 @@ class SpokiMessage(models.Model):
             for message in messages:
                 store.add(message.mail_message_id, message._spoki_tick_values())
             Channel.browse(channel_id)._bus_send_store(store)
-
-    def _spoki_notify_ticks_of(self, account, provider_ids):
-        """Status events applied to ``provider_ids`` of ``account``: the ticks
-        of the messages shown in a channel move (one query, one notification
-        per channel)."""
-        if not provider_ids:
-            return
-        ids = [
-            mid
-            for (mid,) in self.env.execute_query(
-                SQL(
-                    """SELECT id FROM spoki_message WHERE account_id = %s AND provider_message_id = ANY(%s)
-                          AND mail_message_id IS NOT NULL""",
-                    account.id,
-                    list(provider_ids),
-                )
-            )
-        ]
-        if ids:
-            self.sudo().browse(ids)._spoki_notify_ticks()
