@@ -262,27 +262,8 @@ class SpokiAccount(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _webhook_signing_fields(self):
-        """The provider and the fields of every provider's webhook secret."""
-        fields_ = {"provider"}
-        for kind, _label in self._fields["provider"].selection:
-            try:
-                cls = provider_class(kind)
-            except ValueError:
-                continue
-            field = cls.config_fields.get(cls.webhook_secret_key or "")
-            if field and self._fields[field].store:
-                fields_.add(field)
-        return fields_
-
-    @api.model
-    @ormcache("account_id")
-    def _webhook_signing(self, account_id):
-        """``(provider kind, webhook secret)`` of an account for the webhook
-        route, ``(None, None)`` for an unknown one: one SQL statement, then
-        kept in the registry's cache (cleared when an account is created,
-        deleted, or its provider or a secret changes — in every process,
-        Odoo signals it)."""
+    def _webhook_secret_columns(self):
+        """``{provider kind: stored field of its webhook secret}``."""
         columns = {}
         for kind, _label in self._fields["provider"].selection:
             try:
@@ -292,6 +273,22 @@ class SpokiAccount(models.Model):
             field = cls.config_fields.get(cls.webhook_secret_key or "")
             if field and self._fields[field].store:
                 columns[kind] = field
+        return columns
+
+    @api.model
+    def _webhook_signing_fields(self):
+        """The provider and the fields of every provider's webhook secret."""
+        return {"provider", *self._webhook_secret_columns().values()}
+
+    @api.model
+    @ormcache("account_id")
+    def _webhook_signing(self, account_id):
+        """``(provider kind, webhook secret)`` of an account for the webhook
+        route, ``(None, None)`` for an unknown one: one SQL statement, then
+        kept in the registry's cache (cleared when an account is created,
+        deleted, or its provider or a secret changes — in every process,
+        Odoo signals it)."""
+        columns = self._webhook_secret_columns()
         secret = SQL("NULL")
         if columns:
             secret = SQL(
