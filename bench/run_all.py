@@ -304,11 +304,10 @@ def dispatch_worker(args):
     print(f"DONE {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", flush=True)  # peak RSS, KiB
 
 
-def run_workers(args, processes, account_id, stop_at):
-    """``processes`` send worker processes, timed from GO to the last one done."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--dispatch-worker", "--db", args.db]
-    cmd += [f"--account-id={account_id}", f"--stop-at={stop_at}", f"--processes={processes}"]
-    cmd += [f"--batch-size={args.batch_size}", *_db_options(args)]
+def run_processes(cmd, processes, what):
+    """``processes`` copies of ``cmd`` started, each waiting after READY;
+    timed from GO to the last one done. Returns (seconds, the numbers of
+    their ``DONE n`` lines)."""
     workers = [
         subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         for _i in range(processes)
@@ -316,7 +315,7 @@ def run_workers(args, processes, account_id, stop_at):
     try:
         for worker in workers:
             if worker.stdout.readline().strip() != b"READY":
-                raise RuntimeError("a send worker did not start")
+                raise RuntimeError(f"a {what} did not start")
         start = time.perf_counter()
         for worker in workers:
             worker.stdin.write(b"GO\n")
@@ -324,7 +323,7 @@ def run_workers(args, processes, account_id, stop_at):
         for worker in workers:
             worker.wait(3600)
         elapsed = time.perf_counter() - start
-        peaks = [
+        done = [
             int(line.split()[1])
             for worker in workers
             for line in worker.stdout.read().decode().splitlines()
@@ -335,7 +334,17 @@ def run_workers(args, processes, account_id, stop_at):
             if worker.poll() is None:
                 worker.kill()
     if any(worker.returncode for worker in workers):
-        raise RuntimeError("a send worker failed")
+        raise RuntimeError(f"a {what} failed")
+    return elapsed, done
+
+
+def run_workers(args, processes, account_id, stop_at):
+    """``processes`` send worker processes, timed from GO to the last one
+    done; returns (seconds, the largest peak RSS in MiB)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--dispatch-worker", "--db", args.db]
+    cmd += [f"--account-id={account_id}", f"--stop-at={stop_at}", f"--processes={processes}"]
+    cmd += [f"--batch-size={args.batch_size}", *_db_options(args)]
+    elapsed, peaks = run_processes(cmd, processes, "send worker")
     return elapsed, max(peaks, default=0) / 1024
 
 
@@ -762,34 +771,8 @@ def run_appliers(args, processes):
     """``processes`` apply-job processes, timed from GO to the last one done;
     returns (seconds, bodies applied)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--apply-worker", "--db", args.db, *_db_options(args)]
-    workers = [
-        subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        for _i in range(processes)
-    ]
-    try:
-        for worker in workers:
-            if worker.stdout.readline().strip() != b"READY":
-                raise RuntimeError("an apply worker did not start")
-        start = time.perf_counter()
-        for worker in workers:
-            worker.stdin.write(b"GO\n")
-            worker.stdin.flush()
-        for worker in workers:
-            worker.wait(3600)
-        elapsed = time.perf_counter() - start
-        done = sum(
-            int(line.split()[1])
-            for worker in workers
-            for line in worker.stdout.read().decode().splitlines()
-            if line.startswith("DONE ")
-        )
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-    if any(worker.returncode for worker in workers):
-        raise RuntimeError("an apply worker failed")
-    return elapsed, done
+    elapsed, done = run_processes(cmd, processes, "apply worker")
+    return elapsed, sum(done)
 
 
 def measure_webhook_backlog(registry, args, table, account_id, per_row=50):
